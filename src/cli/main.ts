@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+/**
+ * procgroup-exporter entry point: picks the subcommand (default `serve`) and hands it the rest of argv.
+ * Each subcommand module exports `run(argv: string[]): Promise<number>` returning the exit code.
+ */
+type SubcommandModule = { run(argv: string[]): Promise<number> };
+
+const SUBCOMMANDS: Record<string, () => Promise<SubcommandModule>> = {
+  serve: () => import('./serve.js'),
+  once: () => import('./once.js'),
+  'check-config': () => import('./check-config.js'),
+};
+
+function usage(): string {
+  return `usage: procgroup-exporter [${Object.keys(SUBCOMMANDS).join('|')}] [flags]\n` +
+    `  (no subcommand: serve; 'procgroup-exporter SUBCOMMAND -h' for its flags)\n`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const first = argv[0];
+  if (first === 'help' || first === '--help' || first === '-h' || first === '-help') {
+    process.stdout.write(usage());
+    return 0;
+  }
+  const name = first !== undefined && !first.startsWith('-') ? first : 'serve';
+  const rest = name === first ? argv.slice(1) : argv;
+  const load = SUBCOMMANDS[name];
+  if (!load) {
+    process.stderr.write(`unknown subcommand "${name}"\n${usage()}`);
+    return 2;
+  }
+  const mod = await load();
+  return mod.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`procgroup-exporter: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,93 @@
+/**
+ * Error classes with stable codes. Callers branch on `code`, never on message text.
+ */
+export type ErrorCode =
+  | 'PROCESS_GONE'
+  | 'PERMISSION_DENIED'
+  | 'READ_FAILED'
+  | 'PARSE_FAILED'
+  | 'CONFIG_INVALID'
+  | 'CONFIG_READ_FAILED'
+  | 'FLAG_INVALID'
+  | 'PSI_UNAVAILABLE'
+  | 'PERF_UNAVAILABLE'
+  | 'PROMETHEUS_UNREACHABLE'
+  | 'PROMETHEUS_AUTH'
+  | 'PROMETHEUS_QUERY'
+  | 'REPORT_NO_DATA'
+  | 'KUBECTL_FAILED'
+  | 'WEB_CONFIG_INVALID';
+
+export class ExporterError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** A process or thread exited while we read it: expected, never counted as an error. */
+export class ProcessGoneError extends ExporterError {
+  constructor(path: string, options?: { cause?: unknown }) {
+    super('PROCESS_GONE', `process gone: ${path}`, options);
+  }
+}
+
+/** A /proc (or /sys) file could not be read for a reason other than the process exiting. */
+export class ProcReadError extends ExporterError {
+  readonly path: string;
+  /** errno name (EACCES, EPERM, EIO, ...) */
+  readonly errno: string;
+  constructor(path: string, errno: string, options?: { cause?: unknown }) {
+    super(errno === 'EACCES' || errno === 'EPERM' ? 'PERMISSION_DENIED' : 'READ_FAILED', `cannot read ${path}: ${errno}`, options);
+    this.path = path;
+    this.errno = errno;
+  }
+}
+
+/** A kernel file had content its parser could not make sense of. */
+export class ParseError extends ExporterError {
+  readonly file: string;
+  constructor(file: string, detail: string, options?: { cause?: unknown }) {
+    super('PARSE_FAILED', `cannot parse ${file}: ${detail}`, options);
+    this.file = file;
+  }
+}
+
+/** One problem in a config file, located by file, line, column and field. */
+export interface ConfigProblem {
+  file: string;
+  line: number;
+  column: number;
+  /** dotted path of the offending field, e.g. process_names[2].cmdline[0] */
+  field: string;
+  message: string;
+}
+
+export function formatProblem(p: ConfigProblem): string {
+  return `${p.file}:${p.line}:${p.column}: ${p.field ? `${p.field}: ` : ''}${p.message}`;
+}
+
+export class ConfigError extends ExporterError {
+  readonly problems: readonly ConfigProblem[];
+  constructor(problems: readonly ConfigProblem[], options?: { cause?: unknown }) {
+    super('CONFIG_INVALID', problems.map(formatProblem).join('\n'), options);
+    this.problems = problems;
+  }
+}
+
+const GONE_ERRNOS = new Set(['ENOENT', 'ESRCH']);
+
+/** True when a filesystem error on /proc means the process (or thread) has exited. */
+export function isProcessGone(err: unknown): boolean {
+  if (err instanceof ProcessGoneError) return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && GONE_ERRNOS.has(code);
+}
+
+/** errno name of a Node system error, or 'EUNKNOWN'. */
+export function errnoOf(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : 'EUNKNOWN';
+}

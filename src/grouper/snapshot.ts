@@ -1,0 +1,107 @@
+/**
+ * What one collection cycle produces: per-group accumulators (monotonic counters, current gauges)
+ * and the live member processes, which the PSI and perf collectors attach to.
+ */
+
+export interface CpuCounters {
+  /** seconds */
+  user: number;
+  /** seconds */
+  system: number;
+}
+
+export interface ThreadGroupSnapshot {
+  /** threads currently alive with this name */
+  count: number;
+  cpu: CpuCounters;
+  majorFaults: number;
+  minorFaults: number;
+  /** only filled when per-thread details are enabled */
+  readBytes: number;
+  writeBytes: number;
+  voluntaryCtxSwitches: number;
+  nonvoluntaryCtxSwitches: number;
+}
+
+export interface ProcessMember {
+  pid: number;
+  /** clock ticks since boot: with pid, the identity of the process */
+  startTime: number;
+  comm: string;
+  /** cgroup v2 path (the `0::` line of /proc/<pid>/cgroup), when it has been read */
+  cgroupPath: string | undefined;
+  numThreads: number;
+}
+
+export interface GroupStates {
+  running: number;
+  sleeping: number;
+  waiting: number;
+  zombie: number;
+  other: number;
+}
+
+export interface GroupSnapshot {
+  /** unique per (name, labels) */
+  key: string;
+  name: string;
+  /** extra labels from the config rule (templated), added to every series of the group */
+  labels: Readonly<Record<string, string>>;
+  numProcs: number;
+  numThreads: number;
+  openFds: number;
+  worstFdRatio: number;
+  /** unix seconds; undefined when the group has no process */
+  oldestStartTime: number | undefined;
+  memory: {
+    resident: number;
+    virtual: number;
+    swapped: number;
+    /** only with gather-smaps */
+    proportionalResident: number | undefined;
+    proportionalSwapped: number | undefined;
+  };
+  states: GroupStates;
+  /** monotonic counters since the exporter started */
+  cpu: CpuCounters;
+  readBytes: number;
+  writeBytes: number;
+  majorFaults: number;
+  minorFaults: number;
+  voluntaryCtxSwitches: number;
+  nonvoluntaryCtxSwitches: number;
+  /** by thread name; empty when threads are off */
+  threads: ReadonlyMap<string, ThreadGroupSnapshot>;
+  members: readonly ProcessMember[];
+}
+
+export interface ErrorCounts {
+  /** whole-collection failures */
+  scrapeErrors: number;
+  /** processes that could not be read at all (not counting exits) */
+  procReadErrors: number;
+  /** processes read only in part (e.g. io denied) */
+  partialErrors: number;
+  /** partial/read errors by cause, e.g. "io:EACCES" */
+  byCause: ReadonlyMap<string, number>;
+}
+
+export interface HostCpu {
+  /** /proc/stat user+nice, seconds since boot */
+  user: number;
+  /** /proc/stat system, seconds since boot */
+  system: number;
+  /** host process CPU since start-up not found in any group (monotonic, >= 0) */
+  unaccounted: number;
+}
+
+export interface CycleSnapshot {
+  /** Date.now() when the cycle finished */
+  timeMs: number;
+  durationSeconds: number;
+  /** sequence number, 1 for the first cycle */
+  cycle: number;
+  groups: readonly GroupSnapshot[];
+  host: HostCpu;
+  errors: ErrorCounts;
+}
