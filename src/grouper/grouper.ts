@@ -1,0 +1,211 @@
+import { TICKS_PER_SECOND, type TrackerResult } from '../tracker/tracker.js';
+import type { ProcessUpdate } from '../tracker/updates.js';
+import type { CycleSnapshot, GroupSnapshot, ProcessMember, ThreadGroupSnapshot } from './snapshot.js';
+
+export interface GrouperOptions {
+  /** drop a group (and restart its counters) when it has no process (process-exporter -remove-empty-groups) */
+  removeEmptyGroups: boolean;
+  gatherSmaps: boolean;
+  /** a thread name absent this many cycles is dropped, bounding memory with ever-new thread names */
+  threadNameTtlCycles: number;
+}
+
+interface ThreadAccum extends ThreadGroupSnapshot {
+  lastSeenCycle: number;
+}
+
+interface GroupAccum {
+  snapshot: GroupSnapshot;
+  threads: Map<string, ThreadAccum>;
+}
+
+function emptyGroup(u: ProcessUpdate, threads: Map<string, ThreadAccum>): GroupSnapshot {
+  return {
+    key: u.groupKey,
+    name: u.group.name,
+    labels: u.group.labels,
+    numProcs: 0,
+    numThreads: 0,
+    openFds: 0,
+    worstFdRatio: 0,
+    oldestStartTime: undefined,
+    memory: { resident: 0, virtual: 0, swapped: 0, proportionalResident: undefined, proportionalSwapped: undefined },
+    states: { running: 0, sleeping: 0, waiting: 0, zombie: 0, other: 0 },
+    cpu: { user: 0, system: 0 },
+    readBytes: 0,
+    writeBytes: 0,
+    majorFaults: 0,
+    minorFaults: 0,
+    voluntaryCtxSwitches: 0,
+    nonvoluntaryCtxSwitches: 0,
+    threads,
+    members: [],
+  };
+}
+
+function resetGauges(g: GroupSnapshot, gatherSmaps: boolean): void {
+  g.numProcs = 0;
+  g.numThreads = 0;
+  g.openFds = 0;
+  g.worstFdRatio = 0;
+  g.oldestStartTime = undefined;
+  g.memory = {
+    resident: 0,
+    virtual: 0,
+    swapped: 0,
+    proportionalResident: gatherSmaps ? 0 : undefined,
+    proportionalSwapped: gatherSmaps ? 0 : undefined,
+  };
+  g.states = { running: 0, sleeping: 0, waiting: 0, zombie: 0, other: 0 };
+  g.members = [];
+}
+
+/**
+ * Sums per-process increments into per-group accumulators that never decrease (even when every
+ * process of a group exits), and recomputes the gauges each cycle.
+ */
+export class Grouper {
+  private readonly groups = new Map<string, GroupAccum>();
+  private hostBaseTicks: { user: number; system: number } | undefined;
+  /** all CPU credited to any group since start-up, seconds (groups may be removed; this is not) */
+  private creditedCpu = 0;
+  private unaccounted = 0;
+  private procReadErrors = 0;
+  private partialErrors = 0;
+  private readonly byCause = new Map<string, number>();
+
+  constructor(private readonly opts: GrouperOptions) {}
+
+  apply(result: TrackerResult, durationSeconds: number, scrapeErrors: number): CycleSnapshot {
+    const { cycle } = result;
+    for (const g of this.groups.values()) resetGauges(g.snapshot, this.opts.gatherSmaps);
+    let creditedThisCycle = 0;
+    for (const u of result.updates) {
+      let acc = this.groups.get(u.groupKey);
+      if (!acc) {
+        const threads = new Map<string, ThreadAccum>();
+        acc = { snapshot: emptyGroup(u, threads), threads };
+        resetGauges(acc.snapshot, this.opts.gatherSmaps);
+        this.groups.set(u.groupKey, acc);
+      }
+      creditedThisCycle += u.delta.cpuUser + u.delta.cpuSystem;
+      addProcess(acc.snapshot, u);
+      for (const t of u.threads) addThread(acc.threads, t, cycle);
+    }
+    this.creditedCpu += creditedThisCycle;
+    for (const [key, acc] of this.groups) {
+      if (acc.snapshot.numProcs === 0 && this.opts.removeEmptyGroups) {
+        this.groups.delete(key);
+        continue;
+      }
+      for (const [name, t] of acc.threads) {
+        if (t.lastSeenCycle !== cycle) {
+          t.count = 0;
+          if (cycle - t.lastSeenCycle > this.opts.threadNameTtlCycles) acc.threads.delete(name);
+        }
+      }
+    }
+
+    const hostUserTicks = result.host.user + result.host.nice;
+    const hostSystemTicks = result.host.system;
+    this.hostBaseTicks ??= { user: hostUserTicks, system: hostSystemTicks };
+    const hostSince = (hostUserTicks - this.hostBaseTicks.user + hostSystemTicks - this.hostBaseTicks.system) / TICKS_PER_SECOND;
+    this.unaccounted = Math.max(this.unaccounted, hostSince - this.creditedCpu);
+
+    this.procReadErrors += result.errors.procReadErrors;
+    this.partialErrors += result.errors.partialErrors;
+    for (const [cause, n] of result.errors.byCause) this.byCause.set(cause, (this.byCause.get(cause) ?? 0) + n);
+
+    return {
+      timeMs: Date.now(),
+      durationSeconds,
+      cycle,
+      groups: [...this.groups.values()].map((g) => g.snapshot),
+      host: {
+        user: hostUserTicks / TICKS_PER_SECOND,
+        system: hostSystemTicks / TICKS_PER_SECOND,
+        unaccounted: this.unaccounted,
+      },
+      errors: {
+        scrapeErrors,
+        procReadErrors: this.procReadErrors,
+        partialErrors: this.partialErrors,
+        byCause: this.byCause,
+      },
+    };
+  }
+}
+
+function addProcess(g: GroupSnapshot, u: ProcessUpdate): void {
+  const d = u.delta;
+  g.cpu.user += d.cpuUser;
+  g.cpu.system += d.cpuSystem;
+  g.readBytes += d.readBytes;
+  g.writeBytes += d.writeBytes;
+  g.majorFaults += d.majorFaults;
+  g.minorFaults += d.minorFaults;
+  g.voluntaryCtxSwitches += d.voluntaryCtxSwitches;
+  g.nonvoluntaryCtxSwitches += d.nonvoluntaryCtxSwitches;
+
+  g.numProcs++;
+  g.numThreads += u.numThreads;
+  if (u.openFds >= 0) {
+    g.openFds += u.openFds;
+    if (Number.isFinite(u.fdLimit) && u.fdLimit > 0) g.worstFdRatio = Math.max(g.worstFdRatio, u.openFds / u.fdLimit);
+  }
+  if (g.oldestStartTime === undefined || u.startTimeSeconds < g.oldestStartTime) g.oldestStartTime = u.startTimeSeconds;
+  const m = g.memory;
+  m.resident += u.residentBytes;
+  m.virtual += u.virtualBytes;
+  m.swapped += u.swappedBytes;
+  if (m.proportionalResident !== undefined) m.proportionalResident += u.pssBytes ?? 0;
+  if (m.proportionalSwapped !== undefined) m.proportionalSwapped += u.swapPssBytes ?? 0;
+  switch (u.state) {
+    case 'R':
+      g.states.running++;
+      break;
+    case 'S':
+      g.states.sleeping++;
+      break;
+    case 'D':
+      g.states.waiting++;
+      break;
+    case 'Z':
+      g.states.zombie++;
+      break;
+    default:
+      g.states.other++;
+  }
+  (g.members as ProcessMember[]).push(u.member);
+}
+
+function addThread(threads: Map<string, ThreadAccum>, t: ProcessUpdate['threads'][number], cycle: number): void {
+  let acc = threads.get(t.name);
+  if (!acc) {
+    acc = {
+      count: 0,
+      cpu: { user: 0, system: 0 },
+      majorFaults: 0,
+      minorFaults: 0,
+      readBytes: 0,
+      writeBytes: 0,
+      voluntaryCtxSwitches: 0,
+      nonvoluntaryCtxSwitches: 0,
+      lastSeenCycle: cycle,
+    };
+    threads.set(t.name, acc);
+  }
+  if (acc.lastSeenCycle !== cycle) {
+    acc.count = 0;
+    acc.lastSeenCycle = cycle;
+  }
+  acc.count += t.alive;
+  acc.cpu.user += t.cpuUser;
+  acc.cpu.system += t.cpuSystem;
+  acc.majorFaults += t.majorFaults;
+  acc.minorFaults += t.minorFaults;
+  acc.readBytes += t.readBytes;
+  acc.writeBytes += t.writeBytes;
+  acc.voluntaryCtxSwitches += t.voluntaryCtxSwitches;
+  acc.nonvoluntaryCtxSwitches += t.nonvoluntaryCtxSwitches;
+}

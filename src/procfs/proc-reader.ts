@@ -1,0 +1,117 @@
+import { closeSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
+import { ProcReadError, errnoOf, isProcessGone } from '../errors.js';
+
+/**
+ * Reads /proc files into one reused buffer: no per-read allocation, no string decoding.
+ * The bytes are valid until the next read. A process that exited reads as GONE (-1), never throws.
+ */
+export const GONE = -1;
+
+const INITIAL_SIZE = 64 * 1024;
+
+export class ProcReader {
+  readonly root: string;
+  private buf: Buffer = Buffer.allocUnsafe(INITIAL_SIZE);
+
+  constructor(root: string) {
+    this.root = root.replace(/\/+$/, '') || '/';
+  }
+
+  get bytes(): Buffer {
+    return this.buf;
+  }
+
+  /**
+   * Reads a single-record /proc file (stat, status, io, cgroup, limits, smaps_rollup). These are
+   * produced whole by the kernel's single_open seq_file, so a short read means end of file and
+   * one read() suffices; only a full buffer needs another round.
+   */
+  readSingle(path: string): number {
+    return this.read(path, true);
+  }
+
+  /** Reads any file to EOF (multi-record files such as mountinfo). */
+  readAll(path: string): number {
+    return this.read(path, false);
+  }
+
+  private read(path: string, shortReadIsEof: boolean): number {
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch (err) {
+      if (isProcessGone(err)) return GONE;
+      throw new ProcReadError(path, errnoOf(err), { cause: err });
+    }
+    try {
+      let len = 0;
+      for (;;) {
+        if (len === this.buf.length) this.grow();
+        const want = this.buf.length - len;
+        const n = readSync(fd, this.buf, len, want, null);
+        len += n;
+        if (n === 0 || (shortReadIsEof && n < want)) return len;
+      }
+    } catch (err) {
+      if (isProcessGone(err)) return GONE;
+      throw new ProcReadError(path, errnoOf(err), { cause: err });
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private grow(): void {
+    const bigger = Buffer.allocUnsafe(this.buf.length * 2);
+    this.buf.copy(bigger);
+    this.buf = bigger;
+  }
+
+  /** Decoded text of a whole file, or undefined when the process is gone. For cold paths only. */
+  readText(path: string): string | undefined {
+    const n = this.readAll(path);
+    return n === GONE ? undefined : this.buf.toString('utf8', 0, n);
+  }
+
+  /** Numeric directory entries (pids under the root, tids under <pid>/task); [] when gone. */
+  listIds(dir: string): number[] {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch (err) {
+      if (isProcessGone(err)) return [];
+      throw new ProcReadError(dir, errnoOf(err), { cause: err });
+    }
+    const ids: number[] = [];
+    for (const name of names) {
+      const c = name.charCodeAt(0);
+      if (c >= 48 && c <= 57) ids.push(Number(name));
+    }
+    return ids;
+  }
+
+  /**
+   * Open file descriptors of a process. Since Linux 6.2 the size of /proc/<pid>/fd is the
+   * number of open fds, so one stat() replaces a readdir; older kernels report 0 and we list.
+   */
+  countFds(pid: number): number {
+    const dir = `${this.root}/${pid}/fd`;
+    try {
+      if (fdSizeIsCount) {
+        return statSync(dir).size;
+      }
+      return readdirSync(dir).length;
+    } catch (err) {
+      if (isProcessGone(err)) return GONE;
+      throw new ProcReadError(dir, errnoOf(err), { cause: err });
+    }
+  }
+}
+
+/** Whether this kernel reports the fd count as the size of /proc/<pid>/fd (we hold stdio open). */
+const fdSizeIsCount = ((): boolean => {
+  try {
+    return statSync('/proc/self/fd').size > 0;
+  } catch {
+    return false;
+  }
+})();

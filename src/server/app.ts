@@ -1,0 +1,92 @@
+import { promisify } from 'node:util';
+import { gzip as gzipCallback } from 'node:zlib';
+import Router from '@koa/router';
+import Koa from 'koa';
+import type { Logger } from '../log.js';
+import { OPENMETRICS_CONTENT_TYPE, toOpenMetrics } from './openmetrics.js';
+
+const gzip = promisify(gzipCallback);
+const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+export interface AppOptions {
+  telemetryPath: string;
+  /** Prometheus text exposition of the current cycle */
+  metrics: () => Promise<string>;
+  /** JSON for /psi; absent when the PSI collector is off */
+  psi?: () => unknown;
+  /** POST /-/reload; resolves with an error message when the new config was rejected */
+  reload?: () => Promise<string | undefined>;
+  log: Logger;
+  version: string;
+}
+
+/** Koa app serving /metrics (or the telemetry path), /health, /psi, /-/reload and a landing page. */
+export function createApp(opts: AppOptions): Koa {
+  const app = new Koa();
+  const router = new Router();
+
+  // failures are logged here; the body never carries stack traces or file contents
+  app.use(async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      opts.log.error('request failed', { path: ctx.path, err });
+      ctx.status = 500;
+      ctx.type = 'text/plain';
+      ctx.body = 'internal error\n';
+    }
+  });
+
+  router.get(opts.telemetryPath, async (ctx) => {
+    const text = await opts.metrics();
+    const openMetrics = ctx.accepts('text/plain', 'application/openmetrics-text') === 'application/openmetrics-text';
+    const body = openMetrics ? toOpenMetrics(text) : text;
+    ctx.type = openMetrics ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE;
+    ctx.vary('Accept-Encoding');
+    if (ctx.acceptsEncodings('gzip', 'identity') === 'gzip') {
+      ctx.set('Content-Encoding', 'gzip');
+      ctx.body = await gzip(body);
+    } else {
+      ctx.body = body;
+    }
+  });
+
+  router.get('/health', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+
+  if (opts.psi) {
+    const psi = opts.psi;
+    router.get('/psi', (ctx) => {
+      ctx.body = psi();
+    });
+  }
+
+  if (opts.reload) {
+    const reload = opts.reload;
+    router.post('/-/reload', async (ctx) => {
+      const error = await reload();
+      ctx.status = error === undefined ? 200 : 400;
+      ctx.type = 'text/plain';
+      ctx.body = error === undefined ? 'config reloaded\n' : `config rejected, keeping the last good one:\n${error}\n`;
+    });
+  }
+
+  router.get('/', (ctx) => {
+    ctx.type = 'text/html';
+    const links = [[opts.telemetryPath, 'Metrics'], ['/health', 'Health'], ...(opts.psi ? [['/psi', 'Pressure (PSI) as JSON']] : [])];
+    ctx.body = `<!doctype html><html><head><title>procgroup-exporter</title></head><body>
+<h1>procgroup-exporter ${escapeHtml(opts.version)}</h1>
+<p>Per-group process metrics, a drop-in replacement for process-exporter.</p>
+<ul>${links.map(([href, text]) => `<li><a href="${escapeHtml(href ?? '')}">${escapeHtml(text ?? '')}</a></li>`).join('')}</ul>
+</body></html>\n`;
+  });
+
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return app;
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}

@@ -1,0 +1,39 @@
+/**
+ * Prometheus text format 0.0.4 (as prom-client renders it) -> OpenMetrics 1.0.0.
+ * prom-client's own OpenMetrics mode renames counters in place, which would corrupt the text
+ * format served to other scrapers, so the conversion happens on the rendered text instead:
+ * counter families lose the `_total` suffix in HELP/TYPE (samples keep it); a counter whose
+ * name lacks `_total` (process-exporter's namedprocess_scrape_errors) cannot be an OpenMetrics
+ * counter and is typed `unknown`; blank lines go; `# EOF` ends the exposition.
+ */
+export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
+
+export function toOpenMetrics(text: string): string {
+  const out: string[] = [];
+  let pendingHelp: { name: string; rest: string } | undefined;
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    if (line.startsWith('# HELP ')) {
+      const body = line.slice(7);
+      const sp = body.indexOf(' ');
+      pendingHelp = sp < 0 ? { name: body, rest: '' } : { name: body.slice(0, sp), rest: body.slice(sp + 1) };
+      continue;
+    }
+    if (line.startsWith('# TYPE ')) {
+      const [name = '', type = 'untyped'] = line.slice(7).split(' ');
+      let family = name;
+      let omType = type === 'untyped' ? 'unknown' : type;
+      if (type === 'counter') {
+        if (name.endsWith('_total')) family = name.slice(0, -6);
+        else omType = 'unknown';
+      }
+      if (pendingHelp && pendingHelp.name === name) out.push(`# HELP ${family} ${pendingHelp.rest}`);
+      pendingHelp = undefined;
+      out.push(`# TYPE ${family} ${omType}`);
+      continue;
+    }
+    out.push(line);
+  }
+  out.push('# EOF');
+  return `${out.join('\n')}\n`;
+}

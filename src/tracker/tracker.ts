@@ -1,0 +1,576 @@
+import { performance } from 'node:perf_hooks';
+import type { ContainerIdentity } from '../cgroup/types.js';
+import type { GroupAssignment, ProcessMatcher } from '../config/attributes.js';
+import { ParseError, ProcReadError } from '../errors.js';
+import { UserNames } from '../procfs/passwd.js';
+import { readPidIo } from '../procfs/pid-io.js';
+import { readPidLimits } from '../procfs/pid-limits.js';
+import { readPidSmapsRollup } from '../procfs/pid-smaps-rollup.js';
+import { type PidStat, readPidStat } from '../procfs/pid-stat.js';
+import { readPidStatus } from '../procfs/pid-status.js';
+import { GONE, ProcReader } from '../procfs/proc-reader.js';
+import { type ProcStat, readProcStat } from '../procfs/proc-stat.js';
+import { LazyProcessAttributes, type AttributeSources } from './process-attributes.js';
+import { type ProcessUpdate, type ThreadUpdate, zeroDelta, zeroThreadUpdate } from './updates.js';
+
+/** USER_HZ: the unit of /proc tick counts, fixed at 100 for user space on every Linux arch. */
+export const TICKS_PER_SECOND = 100;
+
+export interface TrackerOptions {
+  procfsRoot: string;
+  matcher: ProcessMatcher;
+  /** unmatched descendants join the nearest tracked ancestor's group (process-exporter -children) */
+  children: boolean;
+  /** per-thread metrics (process-exporter -threads) */
+  threads: boolean;
+  /** per-thread io and context switches: two more files per thread */
+  threadDetails: boolean;
+  /** proportional memory from smaps_rollup (process-exporter -gather-smaps) */
+  gatherSmaps: boolean;
+  /** re-read static data and re-match every process each cycle (process-exporter -recheck) */
+  recheck: boolean;
+  pageSize: number;
+  resolveContainer?: (cgroupPath: string) => ContainerIdentity | undefined;
+}
+
+export interface TrackerErrors {
+  procReadErrors: number;
+  partialErrors: number;
+  byCause: Map<string, number>;
+}
+
+export interface TrackerResult {
+  cycle: number;
+  updates: ProcessUpdate[];
+  host: ProcStat;
+  errors: TrackerErrors;
+}
+
+interface ThreadState {
+  startTime: number;
+  seen: number;
+  utime: number;
+  stime: number;
+  minflt: number;
+  majflt: number;
+  readBytes: number;
+  writeBytes: number;
+  vol: number;
+  nonvol: number;
+  update: ThreadUpdate;
+}
+
+/** Four counters of the exited-children accounting, in ticks and faults. */
+interface ChildCounters {
+  user: number;
+  system: number;
+  minflt: number;
+  majflt: number;
+}
+
+interface ProcState {
+  pid: number;
+  startTime: number;
+  ppid: number;
+  comm: string;
+  groupKey: string;
+  group: GroupAssignment;
+  attrs: LazyProcessAttributes;
+  firstCycle: number;
+  seen: number;
+  stat: PidStat;
+  // last seen raw values
+  utime: number;
+  stime: number;
+  cutime: number;
+  cstime: number;
+  minflt: number;
+  majflt: number;
+  cminflt: number;
+  cmajflt: number;
+  readBytes: number;
+  writeBytes: number;
+  vol: number;
+  nonvol: number;
+  /** growth of c* fields minus the last seen totals of vanished children, cumulative */
+  childNet: ChildCounters;
+  /** high-water mark of childNet already credited: credit never goes back */
+  childCredited: ChildCounters;
+  /** last seen totals of children that vanished this cycle, to subtract */
+  childVanished: ChildCounters;
+  /** thread credit running ahead of process credit (seconds, <= 0), settled later */
+  threadCarryUser: number;
+  threadCarrySystem: number;
+  threads: Map<number, ThreadState>;
+  fdLimit: number | undefined;
+  residual: ThreadUpdate;
+  update: ProcessUpdate;
+}
+
+const zeroChild = (): ChildCounters => ({ user: 0, system: 0, minflt: 0, majflt: 0 });
+
+/** Yield to the event loop at most every this many ms of walking, so /health stays responsive. */
+const YIELD_EVERY_MS = 8;
+
+/**
+ * Per-process state keyed by (pid, starttime). Each `update()` walks procfs once and returns, per
+ * tracked process, what it added since the previous cycle. The first cycle sets the baseline.
+ */
+export class Tracker {
+  private readonly reader: ProcReader;
+  private readonly opts: TrackerOptions;
+  private readonly procs = new Map<number, ProcState>();
+  /** untracked identities: pid -> starttime; they cost one stat read per cycle */
+  private ignored = new Map<number, number>();
+  private cycle = 0;
+  private readonly userNames: UserNames;
+  private lastYield = 0;
+  private errors: TrackerErrors = { procReadErrors: 0, partialErrors: 0, byCause: new Map() };
+
+  constructor(opts: TrackerOptions) {
+    this.opts = opts;
+    this.reader = new ProcReader(opts.procfsRoot);
+    this.userNames = new UserNames([`${this.reader.root}/1/root/etc/passwd`, '/etc/passwd']);
+  }
+
+  get trackedCount(): number {
+    return this.procs.size;
+  }
+
+  get ignoredCount(): number {
+    return this.ignored.size;
+  }
+
+  async update(): Promise<TrackerResult> {
+    const cycle = ++this.cycle;
+    this.errors = { procReadErrors: 0, partialErrors: 0, byCause: new Map() };
+    this.lastYield = performance.now();
+    const host = readProcStat(this.reader);
+    const src: AttributeSources = {
+      reader: this.reader,
+      userNames: this.userNames,
+      bootTime: host.bootTime,
+      ticksPerSecond: TICKS_PER_SECOND,
+      resolveContainer: this.opts.resolveContainer,
+    };
+
+    // 1. one stat read per pid: identity, parent, CPU
+    const stats: PidStat[] = [];
+    for (const pid of this.reader.listIds(this.reader.root)) {
+      if (this.shouldYield()) await yieldToEventLoop();
+      const stat = this.readStat(`${this.reader.root}/${pid}/stat`);
+      if (stat) stats.push(stat);
+    }
+
+    // 2. known identities, then new ones: match, else inherit a tracked ancestor's group
+    const vanished: ProcState[] = [];
+    const nextIgnored = new Map<number, number>();
+    const fresh: PidStat[] = [];
+    for (const stat of stats) {
+      const st = this.procs.get(stat.pid);
+      if (st && st.startTime === stat.startTime) {
+        st.seen = cycle;
+        st.stat = stat;
+        st.ppid = stat.ppid;
+      } else if (!this.opts.recheck && this.ignored.get(stat.pid) === stat.startTime) {
+        nextIgnored.set(stat.pid, stat.startTime);
+      } else {
+        fresh.push(stat);
+      }
+    }
+    if (this.opts.recheck) this.recheckTracked(src, cycle, nextIgnored);
+    this.trackFresh(fresh, src, cycle, nextIgnored, vanished);
+    this.ignored = nextIgnored;
+    for (const st of this.procs.values()) {
+      if (st.seen !== cycle) vanished.push(st);
+    }
+    for (const v of vanished) {
+      if (this.procs.get(v.pid) === v) this.procs.delete(v.pid);
+    }
+    if (this.opts.children) this.attributeVanished(vanished, cycle);
+
+    // 3. per tracked process: deltas and the files the enabled metric families need
+    const updates: ProcessUpdate[] = [];
+    for (const st of this.procs.values()) {
+      if (this.shouldYield()) await yieldToEventLoop();
+      updates.push(this.refresh(st, cycle));
+    }
+    return { cycle, updates, host, errors: this.errors };
+  }
+
+  private shouldYield(): boolean {
+    const now = performance.now();
+    if (now - this.lastYield < YIELD_EVERY_MS) return false;
+    this.lastYield = now;
+    return true;
+  }
+
+  private countError(kind: 'procRead' | 'partial', cause: string): void {
+    if (kind === 'procRead') this.errors.procReadErrors++;
+    else this.errors.partialErrors++;
+    this.errors.byCause.set(cause, (this.errors.byCause.get(cause) ?? 0) + 1);
+  }
+
+  private readStat(path: string): PidStat | undefined {
+    try {
+      return readPidStat(this.reader, path);
+    } catch (err) {
+      if (err instanceof ProcReadError) this.countError('procRead', `stat:${err.errno}`);
+      else if (err instanceof ParseError) this.countError('procRead', 'stat:parse');
+      else throw err;
+      return undefined;
+    }
+  }
+
+  /** Runs a read of an optional file; a denied or broken read counts as a partial error. */
+  private partial<T>(file: string, read: () => T): T | undefined {
+    try {
+      return read();
+    } catch (err) {
+      if (err instanceof ProcReadError) this.countError('partial', `${file}:${err.errno}`);
+      else if (err instanceof ParseError) this.countError('partial', `${file}:parse`);
+      else throw err;
+      return undefined;
+    }
+  }
+
+  private groupKey(a: GroupAssignment): string {
+    let key = a.name;
+    for (const label of this.opts.matcher.labelNames) key += `\u0001${a.labels[label] ?? ''}`;
+    return key;
+  }
+
+  private match(attrs: LazyProcessAttributes): GroupAssignment | undefined {
+    return this.partial('match', () => this.opts.matcher.match(attrs));
+  }
+
+  private trackFresh(fresh: PidStat[], src: AttributeSources, cycle: number, nextIgnored: Map<number, number>, vanished: ProcState[]): void {
+    const unmatched = new Map<number, { stat: PidStat; attrs: LazyProcessAttributes }>();
+    for (const stat of fresh) {
+      const attrs = new LazyProcessAttributes(stat, src);
+      const assignment = this.match(attrs);
+      if (assignment) this.track(stat, attrs, assignment, cycle, vanished);
+      else unmatched.set(stat.pid, { stat, attrs });
+    }
+    // a new unmatched process joins its nearest tracked ancestor (parents resolved first, memoised)
+    const resolved = new Map<number, ProcState | null>();
+    const resolve = (pid: number): ProcState | null => {
+      const entry = unmatched.get(pid);
+      if (!entry) return null;
+      const known = resolved.get(pid);
+      if (known !== undefined) return known;
+      resolved.set(pid, null); // guards against a ppid loop in inconsistent reads
+      let target: ProcState | null = null;
+      const parent = this.procs.get(entry.stat.ppid);
+      if (parent && parent.seen === cycle && parent.startTime <= entry.stat.startTime) target = parent;
+      else if (unmatched.has(entry.stat.ppid)) target = resolve(entry.stat.ppid);
+      const st = target ? this.track(entry.stat, entry.attrs, target.group, cycle, vanished) : null;
+      resolved.set(pid, st);
+      return st;
+    };
+    for (const [pid, entry] of unmatched) {
+      if (!this.opts.children || !resolve(pid)) nextIgnored.set(pid, entry.stat.startTime);
+    }
+  }
+
+  /** -recheck: re-read and re-match tracked processes; one that no longer matches is let go. */
+  private recheckTracked(src: AttributeSources, cycle: number, nextIgnored: Map<number, number>): void {
+    for (const st of [...this.procs.values()]) {
+      if (st.seen !== cycle) continue;
+      st.attrs = new LazyProcessAttributes(st.stat, src);
+      let assignment = this.match(st.attrs);
+      if (!assignment && this.opts.children) {
+        const parent = this.procs.get(st.ppid);
+        if (parent && parent.seen === cycle && parent !== st) assignment = parent.group;
+      }
+      if (assignment) {
+        st.group = assignment;
+        st.groupKey = this.groupKey(assignment);
+        st.update.group = assignment;
+        st.update.groupKey = st.groupKey;
+      } else {
+        this.procs.delete(st.pid);
+        nextIgnored.set(st.pid, st.startTime);
+      }
+    }
+  }
+
+  private track(stat: PidStat, attrs: LazyProcessAttributes, group: GroupAssignment, cycle: number, vanished: ProcState[]): ProcState {
+    const previous = this.procs.get(stat.pid);
+    if (previous && previous.seen !== cycle) vanished.push(previous); // pid reused
+    const groupKey = this.groupKey(group);
+    const st: ProcState = {
+      pid: stat.pid,
+      startTime: stat.startTime,
+      ppid: stat.ppid,
+      comm: stat.comm,
+      groupKey,
+      group,
+      attrs,
+      firstCycle: cycle,
+      seen: cycle,
+      stat,
+      utime: 0,
+      stime: 0,
+      cutime: 0,
+      cstime: 0,
+      minflt: 0,
+      majflt: 0,
+      cminflt: 0,
+      cmajflt: 0,
+      readBytes: 0,
+      writeBytes: 0,
+      vol: 0,
+      nonvol: 0,
+      childNet: zeroChild(),
+      childCredited: zeroChild(),
+      childVanished: zeroChild(),
+      threadCarryUser: 0,
+      threadCarrySystem: 0,
+      threads: new Map(),
+      fdLimit: undefined,
+      residual: zeroThreadUpdate(stat.comm, 0),
+      update: {
+        groupKey,
+        group,
+        member: { pid: stat.pid, startTime: stat.startTime, comm: stat.comm, cgroupPath: undefined, numThreads: stat.numThreads },
+        delta: zeroDelta(),
+        residentBytes: 0,
+        virtualBytes: 0,
+        swappedBytes: 0,
+        pssBytes: undefined,
+        swapPssBytes: undefined,
+        openFds: -1,
+        fdLimit: Infinity,
+        numThreads: 0,
+        state: stat.state,
+        startTimeSeconds: attrs.startTimeSeconds,
+        threads: [],
+      },
+    };
+    this.procs.set(stat.pid, st);
+    return st;
+  }
+
+  /**
+   * A vanished child's CPU shows up in its parent's cutime/cstime once reaped. What we already
+   * counted for it (its last seen totals) is subtracted from the growth of the nearest live
+   * ancestor, walking through ancestors that vanished in the same cycle.
+   */
+  private attributeVanished(vanished: ProcState[], cycle: number): void {
+    const byPid = new Map<number, ProcState>();
+    for (const v of vanished) byPid.set(v.pid, v);
+    for (const v of vanished) {
+      let ancestorPid = v.ppid;
+      for (let depth = 0; depth < 256; depth++) {
+        const live = this.procs.get(ancestorPid);
+        if (live && live.seen === cycle && live.startTime <= v.startTime && live.firstCycle < cycle) {
+          live.childVanished.user += v.utime + v.cutime;
+          live.childVanished.system += v.stime + v.cstime;
+          live.childVanished.minflt += v.minflt + v.cminflt;
+          live.childVanished.majflt += v.majflt + v.cmajflt;
+          break;
+        }
+        const gone = byPid.get(ancestorPid);
+        if (!gone || gone.startTime > v.startTime) break;
+        ancestorPid = gone.ppid;
+      }
+    }
+  }
+
+  private refresh(st: ProcState, cycle: number): ProcessUpdate {
+    const { stat } = st;
+    const u = st.update;
+    const d = u.delta;
+    const root = this.reader.root;
+    const isNew = st.firstCycle === cycle;
+    const credit = !isNew || cycle > 1; // first cycle = baseline; later newcomers are credited fully
+    const dir = `${root}/${st.pid}`;
+
+    let userTicks = 0;
+    let systemTicks = 0;
+    let minflt = 0;
+    let majflt = 0;
+    if (isNew) {
+      if (credit) {
+        userTicks = stat.utime + stat.cutime;
+        systemTicks = stat.stime + stat.cstime;
+        minflt = stat.minflt + stat.cminflt;
+        majflt = stat.majflt + stat.cmajflt;
+      }
+    } else {
+      userTicks = Math.max(0, stat.utime - st.utime);
+      systemTicks = Math.max(0, stat.stime - st.stime);
+      minflt = Math.max(0, stat.minflt - st.minflt);
+      majflt = Math.max(0, stat.majflt - st.majflt);
+      if (this.opts.children) {
+        const c = this.creditChildren(st);
+        userTicks += c.user;
+        systemTicks += c.system;
+        minflt += c.minflt;
+        majflt += c.majflt;
+      }
+    }
+    d.cpuUser = userTicks / TICKS_PER_SECOND;
+    d.cpuSystem = systemTicks / TICKS_PER_SECOND;
+    d.minorFaults = minflt;
+    d.majorFaults = majflt;
+    st.utime = stat.utime;
+    st.stime = stat.stime;
+    st.cutime = stat.cutime;
+    st.cstime = stat.cstime;
+    st.minflt = stat.minflt;
+    st.majflt = stat.majflt;
+    st.cminflt = stat.cminflt;
+    st.cmajflt = stat.cmajflt;
+
+    const status = this.partial('status', () => readPidStatus(this.reader, `${dir}/status`));
+    if (status) {
+      d.voluntaryCtxSwitches = credit ? Math.max(0, status.voluntaryCtxSwitches - (isNew ? 0 : st.vol)) : 0;
+      d.nonvoluntaryCtxSwitches = credit ? Math.max(0, status.nonvoluntaryCtxSwitches - (isNew ? 0 : st.nonvol)) : 0;
+      st.vol = status.voluntaryCtxSwitches;
+      st.nonvol = status.nonvoluntaryCtxSwitches;
+      u.swappedBytes = status.vmSwapBytes;
+    } else {
+      d.voluntaryCtxSwitches = 0;
+      d.nonvoluntaryCtxSwitches = 0;
+    }
+    const io = this.partial('io', () => readPidIo(this.reader, `${dir}/io`));
+    if (io) {
+      d.readBytes = credit ? Math.max(0, io.readBytes - (isNew ? 0 : st.readBytes)) : 0;
+      d.writeBytes = credit ? Math.max(0, io.writeBytes - (isNew ? 0 : st.writeBytes)) : 0;
+      st.readBytes = io.readBytes;
+      st.writeBytes = io.writeBytes;
+    } else {
+      d.readBytes = 0;
+      d.writeBytes = 0;
+    }
+    const fds = this.partial('fd', () => this.reader.countFds(st.pid));
+    u.openFds = fds === undefined || fds === GONE ? -1 : fds;
+    if (st.fdLimit === undefined || this.opts.recheck) {
+      st.fdLimit = this.partial('limits', () => readPidLimits(this.reader, `${dir}/limits`))?.openFilesSoft ?? Infinity;
+    }
+    u.fdLimit = st.fdLimit;
+    if (this.opts.gatherSmaps) {
+      const smaps = this.partial('smaps_rollup', () => readPidSmapsRollup(this.reader, `${dir}/smaps_rollup`));
+      u.pssBytes = smaps?.pssBytes;
+      u.swapPssBytes = smaps?.swapPssBytes;
+    }
+    u.residentBytes = stat.rss * this.opts.pageSize;
+    u.virtualBytes = stat.vsize;
+    u.numThreads = stat.numThreads;
+    u.state = stat.state;
+    u.member.numThreads = stat.numThreads;
+    u.member.comm = stat.comm;
+    u.member.cgroupPath = st.attrs.knownCgroupPath();
+    st.comm = stat.comm;
+    if (this.opts.threads) this.refreshThreads(st, cycle, credit);
+    return u;
+  }
+
+  /** Credit for CPU and faults of children reaped since the last cycle that we had not counted. */
+  private creditChildren(st: ProcState): ChildCounters {
+    const { stat, childNet: net, childCredited: done, childVanished: gone } = st;
+    net.user += Math.max(0, stat.cutime - st.cutime) - gone.user;
+    net.system += Math.max(0, stat.cstime - st.cstime) - gone.system;
+    net.minflt += Math.max(0, stat.cminflt - st.cminflt) - gone.minflt;
+    net.majflt += Math.max(0, stat.cmajflt - st.cmajflt) - gone.majflt;
+    st.childVanished = zeroChild();
+    const credit: ChildCounters = {
+      user: Math.max(0, net.user - done.user),
+      system: Math.max(0, net.system - done.system),
+      minflt: Math.max(0, net.minflt - done.minflt),
+      majflt: Math.max(0, net.majflt - done.majflt),
+    };
+    done.user += credit.user;
+    done.system += credit.system;
+    done.minflt += credit.minflt;
+    done.majflt += credit.majflt;
+    return credit;
+  }
+
+  private refreshThreads(st: ProcState, cycle: number, credit: boolean): void {
+    const out = st.update.threads;
+    out.length = 0;
+    let threadUser = 0;
+    let threadSystem = 0;
+    const { stat } = st;
+    if (stat.numThreads <= 1 && !this.opts.threadDetails) {
+      // the process is its own only thread: no task/ reads
+      const t = this.threadDelta(st, stat.pid, stat, cycle, credit, undefined);
+      threadUser += t.cpuUser;
+      threadSystem += t.cpuSystem;
+      out.push(t);
+    } else {
+      const taskDir = `${this.reader.root}/${st.pid}/task`;
+      const tids = this.partial('task', () => this.reader.listIds(taskDir)) ?? [];
+      for (const tid of tids) {
+        const tstat = this.readStat(`${taskDir}/${tid}/stat`);
+        if (!tstat) continue;
+        const t = this.threadDelta(st, tid, tstat, cycle, credit, this.opts.threadDetails ? `${taskDir}/${tid}` : undefined);
+        threadUser += t.cpuUser;
+        threadSystem += t.cpuSystem;
+        out.push(t);
+      }
+    }
+    for (const [tid, ts] of st.threads) {
+      if (ts.seen !== cycle) st.threads.delete(tid);
+    }
+    // CPU of threads that exited and of reaped children: credited under the main thread's name,
+    // so that per group the thread CPU sums to the process CPU
+    const d = st.update.delta;
+    const restUser = d.cpuUser - threadUser + st.threadCarryUser;
+    const restSystem = d.cpuSystem - threadSystem + st.threadCarrySystem;
+    st.threadCarryUser = Math.min(0, restUser);
+    st.threadCarrySystem = Math.min(0, restSystem);
+    if (restUser > 0 || restSystem > 0) {
+      const r = st.residual;
+      r.name = st.comm;
+      r.cpuUser = Math.max(0, restUser);
+      r.cpuSystem = Math.max(0, restSystem);
+      out.push(r);
+    }
+  }
+
+  private threadDelta(st: ProcState, tid: number, tstat: PidStat, cycle: number, credit: boolean, detailDir: string | undefined): ThreadUpdate {
+    let ts = st.threads.get(tid);
+    const isNew = !ts || ts.startTime !== tstat.startTime;
+    if (!ts || isNew) {
+      ts = { startTime: tstat.startTime, seen: cycle, utime: 0, stime: 0, minflt: 0, majflt: 0, readBytes: 0, writeBytes: 0, vol: 0, nonvol: 0, update: zeroThreadUpdate(tstat.comm, 1) };
+      st.threads.set(tid, ts);
+    }
+    ts.seen = cycle;
+    const t = ts.update;
+    t.name = tstat.comm;
+    const counts = credit || !isNew;
+    t.cpuUser = counts ? Math.max(0, tstat.utime - ts.utime) / TICKS_PER_SECOND : 0;
+    t.cpuSystem = counts ? Math.max(0, tstat.stime - ts.stime) / TICKS_PER_SECOND : 0;
+    t.minorFaults = counts ? Math.max(0, tstat.minflt - ts.minflt) : 0;
+    t.majorFaults = counts ? Math.max(0, tstat.majflt - ts.majflt) : 0;
+    ts.utime = tstat.utime;
+    ts.stime = tstat.stime;
+    ts.minflt = tstat.minflt;
+    ts.majflt = tstat.majflt;
+    if (detailDir !== undefined) {
+      const io = this.partial('task_io', () => readPidIo(this.reader, `${detailDir}/io`));
+      if (io) {
+        t.readBytes = counts ? Math.max(0, io.readBytes - ts.readBytes) : 0;
+        t.writeBytes = counts ? Math.max(0, io.writeBytes - ts.writeBytes) : 0;
+        ts.readBytes = io.readBytes;
+        ts.writeBytes = io.writeBytes;
+      }
+      const status = this.partial('task_status', () => readPidStatus(this.reader, `${detailDir}/status`));
+      if (status) {
+        t.voluntaryCtxSwitches = counts ? Math.max(0, status.voluntaryCtxSwitches - ts.vol) : 0;
+        t.nonvoluntaryCtxSwitches = counts ? Math.max(0, status.nonvoluntaryCtxSwitches - ts.nonvol) : 0;
+        ts.vol = status.voluntaryCtxSwitches;
+        ts.nonvol = status.nonvoluntaryCtxSwitches;
+      }
+    }
+    return t;
+  }
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

@@ -1,0 +1,58 @@
+import type { GroupAssignment } from '../config/attributes.js';
+import type { ProcessMember } from '../grouper/snapshot.js';
+
+/** What one tracked thread (or a process's exited threads/children) adds this cycle. */
+export interface ThreadUpdate {
+  name: string;
+  /** 1 for a live thread, 0 for credit of exited threads and reaped children */
+  alive: number;
+  cpuUser: number;
+  cpuSystem: number;
+  minorFaults: number;
+  majorFaults: number;
+  readBytes: number;
+  writeBytes: number;
+  voluntaryCtxSwitches: number;
+  nonvoluntaryCtxSwitches: number;
+}
+
+/** Increments since the last cycle (seconds, counts, bytes); never negative. */
+export interface ProcessDelta {
+  cpuUser: number;
+  cpuSystem: number;
+  minorFaults: number;
+  majorFaults: number;
+  readBytes: number;
+  writeBytes: number;
+  voluntaryCtxSwitches: number;
+  nonvoluntaryCtxSwitches: number;
+}
+
+export interface ProcessUpdate {
+  groupKey: string;
+  group: GroupAssignment;
+  member: ProcessMember;
+  delta: ProcessDelta;
+  residentBytes: number;
+  virtualBytes: number;
+  swappedBytes: number;
+  /** only with gather-smaps */
+  pssBytes: number | undefined;
+  swapPssBytes: number | undefined;
+  /** -1 when unknown */
+  openFds: number;
+  fdLimit: number;
+  numThreads: number;
+  state: string;
+  /** unix seconds */
+  startTimeSeconds: number;
+  threads: ThreadUpdate[];
+}
+
+export function zeroDelta(): ProcessDelta {
+  return { cpuUser: 0, cpuSystem: 0, minorFaults: 0, majorFaults: 0, readBytes: 0, writeBytes: 0, voluntaryCtxSwitches: 0, nonvoluntaryCtxSwitches: 0 };
+}
+
+export function zeroThreadUpdate(name: string, alive: number): ThreadUpdate {
+  return { name, alive, cpuUser: 0, cpuSystem: 0, minorFaults: 0, majorFaults: 0, readBytes: 0, writeBytes: 0, voluntaryCtxSwitches: 0, nonvoluntaryCtxSwitches: 0 };
+}
