@@ -1,0 +1,324 @@
+import { readFileSync, readlinkSync } from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import fg from 'fast-glob';
+import { ExporterError, ParseError, ProcReadError, errnoOf } from '../errors.js';
+import { parseContainerCgroup, type ContainerCgroup } from './container-id.js';
+import type { ContainerIdentity, ContainerRuntime } from './types.js';
+
+/*
+ * Kubernetes names (namespace, pod, container) of a container ID, from files the node already has,
+ * without any API call. Sources, tried in this order:
+ *
+ * 1. The kubelet's log links, runtime-agnostic (pod names, namespaces and container names are DNS
+ *    names, so they contain no '_'):
+ *      /var/log/containers/<pod>_<namespace>_<container>-<container id>.log
+ *        -> /var/log/pods/<namespace>_<pod>_<pod uid>/<container>/<restart>.log
+ *    The link target (read with readlink, never followed: inside a DaemonSet it points to the
+ *    host's /var/log) carries the pod UID.
+ * 2. The runtime's OCI bundle config.json, `annotations`:
+ *      CRI-O       <crioDir>/<id>/userdata/config.json
+ *                  io.kubernetes.pod.name, io.kubernetes.pod.namespace, io.kubernetes.pod.uid,
+ *                  io.kubernetes.container.name ("POD" for the sandbox), io.kubernetes.cri-o.ContainerType
+ *      containerd  <containerdDir>/<id>/config.json
+ *                  io.kubernetes.cri.sandbox-name, io.kubernetes.cri.sandbox-namespace,
+ *                  io.kubernetes.cri.sandbox-uid, io.kubernetes.cri.container-name (absent for the
+ *                  sandbox), io.kubernetes.cri.container-type = sandbox|container
+ * 3. Docker (dockershim, cri-dockerd): <dockerDir>/<id>/config.v2.json, `Config.Labels`:
+ *      io.kubernetes.pod.name, io.kubernetes.pod.namespace, io.kubernetes.pod.uid,
+ *      io.kubernetes.container.name ("POD" for the sandbox), io.kubernetes.docker.type = podsandbox|container
+ * Sandbox (pause) containers have no log link; they are named "POD", the kubelet's name for them.
+ */
+
+export interface ContainerNames {
+  namespace: string | undefined;
+  pod: string | undefined;
+  container: string | undefined;
+  /** when the source records it */
+  podUid: string | undefined;
+}
+
+export interface ContainerLogName {
+  pod: string;
+  namespace: string;
+  container: string;
+  containerId: string;
+}
+
+const LOG_NAME = /^([^_/]+)_([^_/]+)_([^_/]+)-([0-9a-f]{64})\.log$/;
+
+/** `<pod>_<namespace>_<container>-<id>.log`; undefined for other names */
+export function parseContainerLogName(fileName: string): ContainerLogName | undefined {
+  const m = LOG_NAME.exec(fileName);
+  return m ? { pod: m[1] as string, namespace: m[2] as string, container: m[3] as string, containerId: m[4] as string } : undefined;
+}
+
+const POD_LOG_DIR = /(?:^|\/)([^_/]+)_([^_/]+)_([0-9a-f][0-9a-f-]*)\/[^/]+\/[^/]+$/;
+
+/** pod UID (and names) from a log link target `.../<namespace>_<pod>_<uid>/<container>/<n>.log` */
+export function parsePodLogTarget(target: string): { namespace: string; pod: string; podUid: string } | undefined {
+  const m = POD_LOG_DIR.exec(target);
+  return m ? { namespace: m[1] as string, pod: m[2] as string, podUid: m[3] as string } : undefined;
+}
+
+type StringMap = Readonly<Record<string, unknown>>;
+
+function str(map: StringMap, ...keys: string[]): string | undefined {
+  for (const key of keys) {
+    const v = map[key];
+    if (typeof v === 'string' && v !== '') return v;
+  }
+  return undefined;
+}
+
+/** Names from annotations/labels of any of the three runtimes; all undefined when none is there. */
+export function namesFromKubernetesKeys(map: StringMap): ContainerNames {
+  const sandbox =
+    str(map, 'io.kubernetes.cri-o.ContainerType', 'io.kubernetes.cri.container-type') === 'sandbox' ||
+    str(map, 'io.kubernetes.docker.type') === 'podsandbox';
+  const namespace = str(map, 'io.kubernetes.pod.namespace', 'io.kubernetes.cri.sandbox-namespace');
+  const pod = str(map, 'io.kubernetes.pod.name', 'io.kubernetes.cri.sandbox-name');
+  return {
+    namespace,
+    pod,
+    container: str(map, 'io.kubernetes.container.name', 'io.kubernetes.cri.container-name') ?? (sandbox && pod ? 'POD' : undefined),
+    podUid: str(map, 'io.kubernetes.pod.uid', 'io.kubernetes.cri.sandbox-uid'),
+  };
+}
+
+function parseJsonObject(text: string, file: string): StringMap {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new ParseError(file, `invalid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  if (!isObject(value)) throw new ParseError(file, 'expected a JSON object at the top level');
+  return value;
+}
+
+function isObject(v: unknown): v is StringMap {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** OCI runtime bundle config.json (CRI-O, containerd): names from `annotations` */
+export function parseOciConfigNames(text: string, file: string): ContainerNames {
+  const annotations = parseJsonObject(text, file)['annotations'];
+  return namesFromKubernetesKeys(isObject(annotations) ? annotations : {});
+}
+
+/** Docker config.v2.json: names from `Config.Labels` */
+export function parseDockerConfigNames(text: string, file: string): ContainerNames {
+  const config = parseJsonObject(text, file)['Config'];
+  const labels = isObject(config) ? config['Labels'] : undefined;
+  return namesFromKubernetesKeys(isObject(labels) ? labels : {});
+}
+
+export interface ContainerNameResolverOptions {
+  /** kubelet container log links; default /var/log/containers */
+  logDir?: string;
+  /** CRI-O bundles; default /run/containers/storage/overlay-containers */
+  crioDir?: string;
+  /** containerd k8s.io bundles; default /run/containerd/io.containerd.runtime.v2.task/k8s.io */
+  containerdDir?: string;
+  /** Docker containers; default /var/lib/docker/containers */
+  dockerDir?: string;
+  /** least time between two listings of logDir, and before an unresolved ID is tried again; default 1000 ms */
+  minRefreshIntervalMs?: number;
+  /** cached names not asked for this long are dropped; default 10 min */
+  cacheTtlMs?: number;
+  /** a runtime file that exists but cannot be read or parsed (a missing one is normal, not reported) */
+  onError?: (err: ExporterError) => void;
+}
+
+export const DEFAULT_CONTAINER_DIRS = {
+  logDir: '/var/log/containers',
+  crioDir: '/run/containers/storage/overlay-containers',
+  containerdDir: '/run/containerd/io.containerd.runtime.v2.task/k8s.io',
+  dockerDir: '/var/lib/docker/containers',
+} as const;
+
+interface CachedNames {
+  names: ContainerNames | undefined;
+  checkedAt: number;
+  usedAt: number;
+}
+
+interface PodNames {
+  namespace: string;
+  pod: string;
+  usedAt: number;
+}
+
+interface LogEntry {
+  names: ContainerNames;
+  /** link file name, to reuse the readlink of an unchanged entry */
+  fileName: string;
+}
+
+interface RuntimeFile {
+  file: (id: string) => string;
+  parse: (text: string, file: string) => ContainerNames;
+}
+
+const NOT_THERE = new Set(['ENOENT', 'ENOTDIR']);
+
+/**
+ * Container ID -> names, cached per ID. The log directory is listed only when an ID (or a pod UID)
+ * not yet known shows up, and at most once per minRefreshIntervalMs, so a cycle that meets many new
+ * processes costs one listing, and a cycle that meets none costs nothing. Synchronous, because the
+ * process attributes that ask for it are.
+ */
+export class ContainerNameResolver {
+  /** how often the resolver touched the filesystem (for self-metrics and tests) */
+  readonly stats = { logDirListings: 0, runtimeFileReads: 0 };
+
+  private readonly logDir: string;
+  private readonly runtimeFiles: ReadonlyMap<ContainerRuntime, RuntimeFile>;
+  private readonly minRefreshMs: number;
+  private readonly ttlMs: number;
+  private readonly onError: (err: ExporterError) => void;
+
+  private readonly containers = new Map<string, CachedNames>();
+  private readonly pods = new Map<string, PodNames>();
+  private logIndex = new Map<string, LogEntry>();
+  private listedAt = -Infinity;
+  private prunedAt: number;
+
+  constructor(options: ContainerNameResolverOptions = {}) {
+    const crioDir = options.crioDir ?? DEFAULT_CONTAINER_DIRS.crioDir;
+    const containerdDir = options.containerdDir ?? DEFAULT_CONTAINER_DIRS.containerdDir;
+    const dockerDir = options.dockerDir ?? DEFAULT_CONTAINER_DIRS.dockerDir;
+    this.logDir = options.logDir ?? DEFAULT_CONTAINER_DIRS.logDir;
+    this.minRefreshMs = options.minRefreshIntervalMs ?? 1000;
+    this.ttlMs = options.cacheTtlMs ?? 10 * 60_000;
+    this.onError = options.onError ?? (() => {});
+    this.prunedAt = performance.now();
+    this.runtimeFiles = new Map<ContainerRuntime, RuntimeFile>([
+      ['crio', { file: (id) => path.join(crioDir, id, 'userdata', 'config.json'), parse: parseOciConfigNames }],
+      ['containerd', { file: (id) => path.join(containerdDir, id, 'config.json'), parse: parseOciConfigNames }],
+      ['docker', { file: (id) => path.join(dockerDir, id, 'config.v2.json'), parse: parseDockerConfigNames }],
+    ]);
+  }
+
+  /** Identity with names of the process in this cgroup; undefined outside Kubernetes pods. */
+  resolve(cgroupPath: string): ContainerIdentity | undefined {
+    const cg = parseContainerCgroup(cgroupPath);
+    return cg && this.identify(cg);
+  }
+
+  private identify(cg: ContainerCgroup): ContainerIdentity {
+    const now = performance.now();
+    this.maybePrune(now);
+    if (cg.containerId === undefined) {
+      const pod = this.podNames(cg.podUid, now);
+      return { ...cg, namespace: pod?.namespace, pod: pod?.pod, container: undefined };
+    }
+    const names = this.containerNames(cg.containerId, cg.runtime, now);
+    if (names?.namespace !== undefined && names.pod !== undefined) this.rememberPod(cg.podUid, names.namespace, names.pod, now);
+    return { ...cg, namespace: names?.namespace, pod: names?.pod, container: names?.container };
+  }
+
+  private containerNames(id: string, runtime: ContainerRuntime, now: number): ContainerNames | undefined {
+    const cached = this.containers.get(id);
+    if (cached && (cached.names || now - cached.checkedAt < this.minRefreshMs)) {
+      cached.usedAt = now;
+      return cached.names;
+    }
+    let names = this.logIndex.get(id)?.names;
+    if (!names && this.mayList(now)) {
+      this.listLogDir(now);
+      names = this.logIndex.get(id)?.names;
+    }
+    names ??= this.fromRuntimeFiles(id, runtime);
+    this.containers.set(id, { names, checkedAt: now, usedAt: now });
+    return names;
+  }
+
+  /** Pod-level processes: names from any container of the pod seen so far, or from the log links. */
+  private podNames(podUid: string, now: number): PodNames | undefined {
+    let pod = this.pods.get(podUid);
+    if (!pod && this.mayList(now)) {
+      this.listLogDir(now);
+      pod = this.pods.get(podUid);
+    }
+    if (pod) pod.usedAt = now;
+    return pod;
+  }
+
+  private rememberPod(podUid: string, namespace: string, pod: string, now: number): void {
+    const known = this.pods.get(podUid);
+    if (known) known.usedAt = now;
+    else this.pods.set(podUid, { namespace, pod, usedAt: now });
+  }
+
+  private mayList(now: number): boolean {
+    return now - this.listedAt >= this.minRefreshMs;
+  }
+
+  private listLogDir(now: number): void {
+    this.listedAt = now;
+    this.stats.logDirListings++;
+    let fileNames: string[];
+    try {
+      // entries are symlinks whose targets may not resolve here (host paths): never follow them
+      fileNames = fg.sync('*.log', { cwd: this.logDir, onlyFiles: false, deep: 1, followSymbolicLinks: false });
+    } catch (err) {
+      this.onError(new ProcReadError(this.logDir, errnoOf(err), { cause: err }));
+      return;
+    }
+    const index = new Map<string, LogEntry>();
+    for (const fileName of fileNames) {
+      const parsed = parseContainerLogName(fileName);
+      if (!parsed) continue;
+      const previous = this.logIndex.get(parsed.containerId);
+      const entry = previous?.fileName === fileName ? previous : this.logEntry(fileName, parsed);
+      index.set(parsed.containerId, entry);
+      if (entry.names.podUid !== undefined) this.rememberPod(entry.names.podUid, parsed.namespace, parsed.pod, now);
+    }
+    this.logIndex = index;
+  }
+
+  private logEntry(fileName: string, parsed: ContainerLogName): LogEntry {
+    let podUid: string | undefined;
+    try {
+      podUid = parsePodLogTarget(readlinkSync(path.join(this.logDir, fileName)))?.podUid;
+    } catch {
+      // gone since the listing, or a plain file (EINVAL): the name alone is enough
+    }
+    return { fileName, names: { namespace: parsed.namespace, pod: parsed.pod, container: parsed.container, podUid } };
+  }
+
+  private fromRuntimeFiles(id: string, runtime: ContainerRuntime): ContainerNames | undefined {
+    // cgroupfs paths do not name the runtime: try them all
+    const order: readonly ContainerRuntime[] = runtime === 'unknown' ? ['containerd', 'crio', 'docker'] : [runtime];
+    for (const r of order) {
+      const source = this.runtimeFiles.get(r);
+      if (!source) continue;
+      const file = source.file(id);
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch (err) {
+        if (!NOT_THERE.has(errnoOf(err))) this.onError(new ProcReadError(file, errnoOf(err), { cause: err }));
+        continue;
+      }
+      this.stats.runtimeFileReads++;
+      try {
+        const names = source.parse(text, file);
+        if (names.namespace !== undefined || names.pod !== undefined || names.container !== undefined) return names;
+      } catch (err) {
+        if (err instanceof ExporterError) this.onError(err);
+        else throw err;
+      }
+    }
+    return undefined;
+  }
+
+  private maybePrune(now: number): void {
+    if (now - this.prunedAt < this.ttlMs) return;
+    this.prunedAt = now;
+    for (const [id, c] of this.containers) if (now - c.usedAt >= this.ttlMs) this.containers.delete(id);
+    for (const [uid, p] of this.pods) if (now - p.usedAt >= this.ttlMs) this.pods.delete(uid);
+  }
+}

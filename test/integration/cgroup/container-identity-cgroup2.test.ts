@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { ContainerNameResolver } from '../../../src/cgroup/container-names.js';
+import { findCgroup2Mount, parseMountInfo } from '../../../src/cgroup/mountinfo.js';
+import { readPidCgroup } from '../../../src/procfs/pid-cgroup.js';
+import { ProcReader } from '../../../src/procfs/proc-reader.js';
+
+// Real cgroup v2 directories shaped like a node's kubepods tree (under a test-owned parent, so a
+// real node's kubepods is never touched), real processes moved into them, their /proc/<pid>/cgroup
+// read back and resolved against log links and runtime bundles laid out in a temp dir.
+
+const UID_CRIO = '0c9d3c3e-6f0e-4a55-9d1f-2b8a7e6c5d41';
+const UID_CTRD = '7a1e2b3c-4d5e-4f60-8172-93a4b5c6d7e8';
+const UID_FS = 'b2c3d4e5-f607-4819-a2b3-c4d5e6f70819';
+const ID_APP = 'a1'.repeat(32);
+const ID_CTRD = 'b2'.repeat(32);
+const ID_FS = 'c3'.repeat(32);
+
+function cgroup2Dir(): string | { skip: string } {
+  if (process.getuid?.() !== 0) return { skip: 'needs root to create cgroups and move processes' };
+  const mount = findCgroup2Mount(parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8'), '/proc/self/mountinfo'));
+  if (!mount) return { skip: 'no cgroup2 filesystem mounted (cgroup v1 only)' };
+  if (mount.root !== '/') return { skip: `cgroup2 mounted from ${mount.root}, not the hierarchy root` };
+  return mount.mountPoint;
+}
+
+const where = cgroup2Dir();
+const skip = typeof where === 'string' ? false : where.skip;
+if (skip) console.log(`# skipping real cgroup v2 test: ${skip}`);
+
+const children: ChildProcess[] = [];
+const created: string[] = [];
+const files = mkdtempSync(path.join(tmpdir(), 'container-identity-'));
+
+after(async () => {
+  await Promise.all(
+    children.map((c) => new Promise((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve(null) : (c.once('exit', resolve), c.kill('SIGKILL'))))),
+  );
+  for (const dir of created.reverse()) rmdirSync(dir);
+  rmSync(files, { recursive: true, force: true });
+});
+
+/** mkdir -p under the mount, remembering each level for removal */
+function makeCgroup(base: string, rel: string): string {
+  let dir = base;
+  for (const part of rel.split('/')) {
+    dir = path.join(dir, part);
+    try {
+      mkdirSync(dir);
+      created.push(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+  return dir;
+}
+
+function startIn(dir: string): number {
+  const child = spawn('sleep', ['300'], { stdio: 'ignore' });
+  children.push(child);
+  const pid = child.pid as number;
+  writeFileSync(path.join(dir, 'cgroup.procs'), String(pid));
+  return pid;
+}
+
+test('processes in kubepods-shaped cgroup v2 dirs get their pod and container', { skip }, () => {
+  const mount = where as string;
+  const top = makeCgroup(mount, `procgroup-exporter-test-${process.pid}`);
+  const testRoot = `/${path.relative(mount, top)}`;
+  const slice = (qos: string, uid: string) =>
+    `kubepods.slice/kubepods-${qos}.slice/kubepods-${qos}-pod${uid.replaceAll('-', '_')}.slice`;
+
+  const app = startIn(makeCgroup(top, `${slice('burstable', UID_CRIO)}/crio-${ID_APP}.scope/container`));
+  const conmon = startIn(makeCgroup(top, `${slice('burstable', UID_CRIO)}/crio-conmon-${ID_APP}.scope`));
+  const ctrd = startIn(makeCgroup(top, `kubepods.slice/kubepods-pod${UID_CTRD.replaceAll('-', '_')}.slice/cri-containerd-${ID_CTRD}.scope`));
+  const cgroupfs = startIn(makeCgroup(top, `kubepods/besteffort/pod${UID_FS}/${ID_FS}`));
+
+  const logDir = path.join(files, 'containers');
+  const containerdDir = path.join(files, 'k8s.io');
+  const dockerDir = path.join(files, 'docker');
+  mkdirSync(logDir);
+  symlinkSync(`/var/log/pods/team-a_checkout-6c9f_${UID_CRIO}/app/0.log`, path.join(logDir, `checkout-6c9f_team-a_app-${ID_APP}.log`));
+  mkdirSync(path.join(containerdDir, ID_CTRD), { recursive: true });
+  writeFileSync(
+    path.join(containerdDir, ID_CTRD, 'config.json'),
+    JSON.stringify({
+      annotations: {
+        'io.kubernetes.cri.container-type': 'container',
+        'io.kubernetes.cri.container-name': 'etcd',
+        'io.kubernetes.cri.sandbox-name': 'etcd-cp-0',
+        'io.kubernetes.cri.sandbox-namespace': 'kube-system',
+        'io.kubernetes.cri.sandbox-uid': UID_CTRD,
+      },
+    }),
+  );
+  mkdirSync(path.join(dockerDir, ID_FS), { recursive: true });
+  copyFileSync(new URL('../../fixtures/cgroup/containers/docker-config.v2.json', import.meta.url), path.join(dockerDir, ID_FS, 'config.v2.json'));
+
+  const reader = new ProcReader('/proc');
+  const resolver = new ContainerNameResolver({ logDir, containerdDir, dockerDir, crioDir: path.join(files, 'none') });
+  const identityOf = (pid: number) => {
+    const v2Path = readPidCgroup(reader, `/proc/${pid}/cgroup`)?.v2Path;
+    if (!v2Path?.startsWith(`${testRoot}/`)) assert.fail(`pid ${pid} is in ${v2Path}, not under ${testRoot}`);
+    return resolver.resolve(v2Path);
+  };
+
+  assert.deepEqual(identityOf(app), {
+    podUid: UID_CRIO,
+    qos: 'burstable',
+    containerId: ID_APP,
+    runtime: 'crio',
+    namespace: 'team-a',
+    pod: 'checkout-6c9f',
+    container: 'app',
+  });
+  assert.deepEqual(identityOf(conmon), {
+    podUid: UID_CRIO,
+    qos: 'burstable',
+    containerId: undefined,
+    runtime: 'crio',
+    namespace: 'team-a',
+    pod: 'checkout-6c9f',
+    container: undefined,
+  });
+  assert.deepEqual(identityOf(ctrd), {
+    podUid: UID_CTRD,
+    qos: 'guaranteed',
+    containerId: ID_CTRD,
+    runtime: 'containerd',
+    namespace: 'kube-system',
+    pod: 'etcd-cp-0',
+    container: 'etcd',
+  });
+  assert.deepEqual(identityOf(cgroupfs), {
+    podUid: UID_FS,
+    qos: 'besteffort',
+    containerId: ID_FS,
+    runtime: 'unknown',
+    namespace: 'kube-system',
+    pod: 'coredns-5d78c9869d-4wq7h',
+    container: 'coredns',
+  });
+  // the test process itself is in no pod
+  const own = readPidCgroup(reader, '/proc/self/cgroup')?.v2Path;
+  assert.equal(own === undefined ? undefined : resolver.resolve(own), undefined);
+});
