@@ -123,8 +123,10 @@ export interface ContainerNameResolverOptions {
   containerdDir?: string;
   /** Docker containers; default /var/lib/docker/containers */
   dockerDir?: string;
-  /** least time between two listings of logDir, and before an unresolved ID is tried again; default 1000 ms */
+  /** least time between two listings of logDir; default 1000 ms */
   minRefreshIntervalMs?: number;
+  /** a container ID or pod UID no source knew is looked up again after this long at the earliest; default 30 s */
+  retryUnresolvedMs?: number;
   /** cached names not asked for this long are dropped; default 10 min */
   cacheTtlMs?: number;
   /** a runtime file that exists but cannot be read or parsed (a missing one is normal, not reported) */
@@ -147,6 +149,11 @@ interface CachedNames {
 interface PodNames {
   namespace: string;
   pod: string;
+}
+
+interface CachedPod {
+  names: PodNames | undefined;
+  checkedAt: number;
   usedAt: number;
 }
 
@@ -166,21 +173,24 @@ const NOT_THERE = new Set(['ENOENT', 'ENOTDIR']);
 /**
  * Container ID -> names, cached per ID. The log directory is listed only when an ID (or a pod UID)
  * not yet known shows up, and at most once per minRefreshIntervalMs, so a cycle that meets many new
- * processes costs one listing, and a cycle that meets none costs nothing. Synchronous, because the
- * process attributes that ask for it are.
+ * processes costs one listing, and a cycle that meets none costs nothing. What no source knows is
+ * looked up again only after retryUnresolvedMs, so callers may ask every scrape (the PSI collector
+ * does). A container without names of its own still gets its pod's namespace and name when another
+ * container of the pod is known. Synchronous, because the process attributes that ask for it are.
  */
 export class ContainerNameResolver {
   /** how often the resolver touched the filesystem (for self-metrics and tests) */
-  readonly stats = { logDirListings: 0, runtimeFileReads: 0 };
+  readonly stats = { logDirListings: 0, runtimeFileLookups: 0 };
 
   private readonly logDir: string;
   private readonly runtimeFiles: ReadonlyMap<ContainerRuntime, RuntimeFile>;
   private readonly minRefreshMs: number;
+  private readonly retryMs: number;
   private readonly ttlMs: number;
   private readonly onError: (err: ExporterError) => void;
 
   private readonly containers = new Map<string, CachedNames>();
-  private readonly pods = new Map<string, PodNames>();
+  private readonly pods = new Map<string, CachedPod>();
   private logIndex = new Map<string, LogEntry>();
   private listedAt = -Infinity;
   private prunedAt: number;
@@ -191,6 +201,7 @@ export class ContainerNameResolver {
     const dockerDir = options.dockerDir ?? DEFAULT_CONTAINER_DIRS.dockerDir;
     this.logDir = options.logDir ?? DEFAULT_CONTAINER_DIRS.logDir;
     this.minRefreshMs = options.minRefreshIntervalMs ?? 1000;
+    this.retryMs = options.retryUnresolvedMs ?? 30_000;
     this.ttlMs = options.cacheTtlMs ?? 10 * 60_000;
     this.onError = options.onError ?? (() => {});
     this.prunedAt = performance.now();
@@ -215,13 +226,18 @@ export class ContainerNameResolver {
       return { ...cg, namespace: pod?.namespace, pod: pod?.pod, container: undefined };
     }
     const names = this.containerNames(cg.containerId, cg.runtime, now);
-    if (names?.namespace !== undefined && names.pod !== undefined) this.rememberPod(cg.podUid, names.namespace, names.pod, now);
-    return { ...cg, namespace: names?.namespace, pod: names?.pod, container: names?.container };
+    if (names?.namespace !== undefined && names.pod !== undefined) {
+      this.rememberPod(cg.podUid, { namespace: names.namespace, pod: names.pod }, now);
+      return { ...cg, namespace: names.namespace, pod: names.pod, container: names.container };
+    }
+    // e.g. a sandbox without log link whose bundle is not mounted here: its pod is still known
+    const pod = this.podNames(cg.podUid, now);
+    return { ...cg, namespace: pod?.namespace, pod: pod?.pod, container: names?.container };
   }
 
   private containerNames(id: string, runtime: ContainerRuntime, now: number): ContainerNames | undefined {
     const cached = this.containers.get(id);
-    if (cached && (cached.names || now - cached.checkedAt < this.minRefreshMs)) {
+    if (cached && (cached.names || now - cached.checkedAt < this.retryMs)) {
       cached.usedAt = now;
       return cached.names;
     }
@@ -235,21 +251,23 @@ export class ContainerNameResolver {
     return names;
   }
 
-  /** Pod-level processes: names from any container of the pod seen so far, or from the log links. */
+  /** Names from any container of the pod seen so far, or from the log link targets. */
   private podNames(podUid: string, now: number): PodNames | undefined {
-    let pod = this.pods.get(podUid);
-    if (!pod && this.mayList(now)) {
-      this.listLogDir(now);
-      pod = this.pods.get(podUid);
+    const cached = this.pods.get(podUid);
+    if (cached && (cached.names || now - cached.checkedAt < this.retryMs)) {
+      cached.usedAt = now;
+      return cached.names;
     }
-    if (pod) pod.usedAt = now;
-    return pod;
+    if (this.mayList(now)) this.listLogDir(now);
+    const listed = this.pods.get(podUid)?.names;
+    this.pods.set(podUid, { names: listed, checkedAt: now, usedAt: now });
+    return listed;
   }
 
-  private rememberPod(podUid: string, namespace: string, pod: string, now: number): void {
-    const known = this.pods.get(podUid);
-    if (known) known.usedAt = now;
-    else this.pods.set(podUid, { namespace, pod, usedAt: now });
+  private rememberPod(podUid: string, names: PodNames, now: number): void {
+    const cached = this.pods.get(podUid);
+    if (cached?.names) cached.usedAt = now;
+    else this.pods.set(podUid, { names, checkedAt: now, usedAt: now });
   }
 
   private mayList(now: number): boolean {
@@ -274,7 +292,7 @@ export class ContainerNameResolver {
       const previous = this.logIndex.get(parsed.containerId);
       const entry = previous?.fileName === fileName ? previous : this.logEntry(fileName, parsed);
       index.set(parsed.containerId, entry);
-      if (entry.names.podUid !== undefined) this.rememberPod(entry.names.podUid, parsed.namespace, parsed.pod, now);
+      if (entry.names.podUid !== undefined) this.rememberPod(entry.names.podUid, { namespace: parsed.namespace, pod: parsed.pod }, now);
     }
     this.logIndex = index;
   }
@@ -296,6 +314,7 @@ export class ContainerNameResolver {
       const source = this.runtimeFiles.get(r);
       if (!source) continue;
       const file = source.file(id);
+      this.stats.runtimeFileLookups++;
       let text: string;
       try {
         text = readFileSync(file, 'utf8');
@@ -303,7 +322,6 @@ export class ContainerNameResolver {
         if (!NOT_THERE.has(errnoOf(err))) this.onError(new ProcReadError(file, errnoOf(err), { cause: err }));
         continue;
       }
-      this.stats.runtimeFileReads++;
       try {
         const names = source.parse(text, file);
         if (names.namespace !== undefined || names.pod !== undefined || names.container !== undefined) return names;

@@ -78,10 +78,10 @@ test('a container named by its log link (dangling symlink), then by the cache', 
     container: 'node-exporter',
   };
   assert.deepEqual(resolver.resolve(path), want);
-  assert.deepEqual(resolver.stats, { logDirListings: 1, runtimeFileReads: 0 });
+  assert.deepEqual(resolver.stats, { logDirListings: 1, runtimeFileLookups: 0 });
   // many processes of the same container: no more file system work
   for (let i = 0; i < 100; i++) assert.deepEqual(resolver.resolve(`${path}/container`), want);
-  assert.deepEqual(resolver.stats, { logDirListings: 1, runtimeFileReads: 0 });
+  assert.deepEqual(resolver.stats, { logDirListings: 1, runtimeFileLookups: 0 });
   assert.deepEqual(errors, []);
 });
 
@@ -135,7 +135,8 @@ test('no log link: the runtime bundle names the container (CRI-O sandbox, contai
     pod: 'coredns-5d78c9869d-4wq7h',
     container: 'coredns',
   });
-  assert.equal(resolver.stats.runtimeFileReads, 3);
+  // CRI-O sandbox 1, containerd 1, cgroupfs: containerd, crio, docker
+  assert.equal(resolver.stats.runtimeFileLookups, 5);
   assert.deepEqual(errors, []);
 });
 
@@ -166,8 +167,36 @@ test('the log dir is listed again for a new ID only when the rate limit allows',
     const identity = limited.resolver.resolve(crioScope(LOG_ONLY_POD, `crio-${id}.scope`));
     assert.equal(identity?.containerId, id);
     assert.equal(identity?.container, undefined);
+    // the pod is known from the other container's link target
+    assert.equal(identity?.namespace, 'payments');
   }
   assert.equal(limited.resolver.stats.logDirListings, 1);
+});
+
+test('a container no source names gets its pod from the pod UID; unknowns are retried only after the retry interval', () => {
+  const { resolver } = resolverFor('unresolved');
+  const sandboxPath = crioScope(CRIO_POD, `crio-${NOWHERE_CTR}.scope`);
+  for (let scrape = 0; scrape < 50; scrape++) {
+    assert.deepEqual(resolver.resolve(sandboxPath), {
+      podUid: CRIO_POD,
+      qos: 'burstable',
+      containerId: NOWHERE_CTR,
+      runtime: 'crio',
+      namespace: 'openshift-monitoring',
+      pod: 'node-exporter-x7k2p',
+      container: undefined,
+    });
+  }
+  assert.deepEqual(resolver.stats, { logDirListings: 1, runtimeFileLookups: 1 });
+
+  const eager = resolverFor('unresolved-eager', { retryUnresolvedMs: 0, minRefreshIntervalMs: 0 });
+  for (let scrape = 0; scrape < 3; scrape++) eager.resolver.resolve(sandboxPath);
+  assert.equal(eager.resolver.stats.runtimeFileLookups, 3);
+  // and a pod no file knows, asked every scrape: one listing, then the negative answer is cached
+  const strangerPod = crioScope('9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a', '');
+  const quiet = resolverFor('unknown-pod');
+  for (let scrape = 0; scrape < 20; scrape++) assert.equal(quiet.resolver.resolve(strangerPod)?.pod, undefined);
+  assert.equal(quiet.resolver.stats.logDirListings, 1);
 });
 
 test('missing, vanished and unreadable files: no names; only unreadable or corrupt ones are reported', () => {
