@@ -91,3 +91,21 @@ export function errnoOf(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : 'EUNKNOWN';
 }
+
+/** Talking to a Prometheus server failed: not reachable, credentials refused, or the query was rejected. */
+export class PrometheusError extends ExporterError {
+  /** the request URL without query string (never carries credentials) */
+  readonly url: string;
+  /** HTTP status when the server answered */
+  readonly status: number | undefined;
+  constructor(
+    code: 'PROMETHEUS_UNREACHABLE' | 'PROMETHEUS_AUTH' | 'PROMETHEUS_QUERY',
+    url: string,
+    message: string,
+    options?: { cause?: unknown; status?: number },
+  ) {
+    super(code, message, options);
+    this.url = url;
+    this.status = options?.status;
+  }
+}

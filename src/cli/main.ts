@@ -9,6 +9,7 @@ const SUBCOMMANDS: Record<string, () => Promise<SubcommandModule>> = {
   serve: () => import('./serve.js'),
   once: () => import('./once.js'),
   'check-config': () => import('./check-config.js'),
+  report: () => import('./report.js'),
 };
 
 function usage(): string {
