@@ -3,7 +3,7 @@ import { gzip as gzipCallback } from 'node:zlib';
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from '../log.js';
-import { OPENMETRICS_CONTENT_TYPE, toOpenMetrics } from './openmetrics.js';
+import { OPENMETRICS_CONTENT_TYPE, prefersOpenMetrics, toOpenMetrics } from './openmetrics.js';
 
 const gzip = promisify(gzipCallback);
 const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -39,7 +39,7 @@ export function createApp(opts: AppOptions): Koa {
 
   router.get(opts.telemetryPath, async (ctx) => {
     const text = await opts.metrics();
-    const openMetrics = ctx.accepts('text/plain', 'application/openmetrics-text') === 'application/openmetrics-text';
+    const openMetrics = prefersOpenMetrics(ctx.get('Accept'));
     const body = openMetrics ? toOpenMetrics(text) : text;
     ctx.type = openMetrics ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE;
     ctx.vary('Accept-Encoding');

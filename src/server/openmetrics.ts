@@ -8,6 +8,24 @@
  */
 export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
 
+/**
+ * True when the Accept header ranks OpenMetrics at least as high as the text format. Koa's
+ * accepts() cannot be used: its MIME database does not know application/openmetrics-text.
+ */
+export function prefersOpenMetrics(accept: string | undefined): boolean {
+  if (!accept) return false;
+  let openMetrics = 0;
+  let text = 0;
+  for (const part of accept.split(',')) {
+    const [type = '', ...params] = part.split(';').map((s) => s.trim().toLowerCase());
+    const qParam = params.find((p) => p.startsWith('q='));
+    const q = qParam === undefined ? 1 : Number(qParam.slice(2)) || 0;
+    if (type === 'application/openmetrics-text') openMetrics = Math.max(openMetrics, q);
+    else if (type === 'text/plain' || type === 'text/*' || type === '*/*') text = Math.max(text, q);
+  }
+  return openMetrics > 0 && openMetrics >= text;
+}
+
 export function toOpenMetrics(text: string): string {
   const out: string[] = [];
   let pendingHelp: { name: string; rest: string } | undefined;

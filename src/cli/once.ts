@@ -1,0 +1,20 @@
+import { createLogger } from '../log.js';
+import { EXPORTER_FLAGS } from './exporter-flags.js';
+import { flagUsage } from './flags.js';
+import { exporterFlags } from './serve.js';
+import { baseRegistry, buildPipeline, collectOnce, groupingSource } from './setup.js';
+
+/** `once`: two cycles `-once-to-stdout-delay` apart (default 1s), the metrics text on stdout. */
+export async function run(argv: string[]): Promise<number> {
+  const flags = exporterFlags(argv, process.env);
+  if (flags.$help) {
+    process.stdout.write(`usage: procgroup-exporter once [flags]\n${flagUsage(EXPORTER_FLAGS)}`);
+    return 0;
+  }
+  const log = createLogger({ level: flags.debug ? 'debug' : 'warn' });
+  const pipeline = buildPipeline({ ...flags, 'collect.min-interval': 0 }, groupingSource(flags).load(), log);
+  const delay = flags.$set.has('once-to-stdout-delay') ? flags['once-to-stdout-delay'] : 1000;
+  process.stdout.write(await collectOnce(pipeline, baseRegistry().registry, delay));
+  await pipeline.collection.close();
+  return 0;
+}

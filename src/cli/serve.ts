@@ -1,0 +1,118 @@
+import { createServer, type Server } from 'node:http';
+import { formatProblem, ConfigError } from '../errors.js';
+import { createLogger, type Logger } from '../log.js';
+import { version } from '../package-info.js';
+import { createApp } from '../server/app.js';
+import { EXPORTER_FLAGS } from './exporter-flags.js';
+import { flagUsage, parseFlags } from './flags.js';
+import { baseRegistry, buildPipeline, collectOnce, type ExporterFlags, groupingSource, type Pipeline } from './setup.js';
+
+export function parseListenAddress(address: string): { host: string | undefined; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(address);
+  if (!m) throw new Error(`invalid -web.listen-address "${address}" (want host:port or :port)`);
+  const host = m[1] ?? m[2];
+  return { host: host === '' ? undefined : host, port: Number(m[3]) };
+}
+
+function describeLoadError(err: unknown): string {
+  if (err instanceof ConfigError) return err.problems.map(formatProblem).join('\n');
+  return err instanceof Error ? err.message : String(err);
+}
+
+export function exporterFlags(argv: string[], env: NodeJS.ProcessEnv): ExporterFlags {
+  const flags = parseFlags(EXPORTER_FLAGS, argv);
+  // the seed deployment's PORT variable, when the flag does not say otherwise
+  if (!flags.$set.has('web.listen-address') && env.PORT) flags['web.listen-address'] = `:${env.PORT}`;
+  return flags;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const flags = exporterFlags(argv, process.env);
+  if (flags.$help) {
+    process.stdout.write(`usage: procgroup-exporter [serve] [flags]\n${flagUsage(EXPORTER_FLAGS)}`);
+    return 0;
+  }
+  if (flags.version) {
+    process.stdout.write(`procgroup-exporter ${version} (node ${process.version})\n`);
+    return 0;
+  }
+  const log = createLogger({ level: flags.debug ? 'debug' : 'info' });
+  const grouping = groupingSource(flags);
+  const base = baseRegistry();
+  let pipeline: Pipeline;
+  try {
+    pipeline = buildPipeline(flags, grouping.load(), log);
+  } catch (err) {
+    log.error('cannot load config', { file: grouping.configFile, err: describeLoadError(err) });
+    return 1;
+  }
+  base.reloadSuccess.set(1);
+  base.reloadTime.set(Date.now() / 1000);
+
+  if (flags['once-to-stdout-delay'] > 0) {
+    const once = buildPipeline({ ...flags, 'collect.min-interval': 0 }, grouping.load(), log);
+    process.stdout.write(await collectOnce(once, base.registry, flags['once-to-stdout-delay']));
+    return 0;
+  }
+
+  const reload = async (): Promise<string | undefined> => {
+    try {
+      const next = buildPipeline(flags, grouping.load(), log);
+      const previous = pipeline;
+      pipeline = next;
+      await previous.collection.close();
+      base.reloadSuccess.set(1);
+      base.reloadTime.set(Date.now() / 1000);
+      log.info('config reloaded', { file: grouping.configFile });
+      return undefined;
+    } catch (err) {
+      base.reloadSuccess.set(0);
+      const message = describeLoadError(err);
+      log.error('config reload failed, keeping the last good config', { file: grouping.configFile, err: message });
+      return message;
+    }
+  };
+
+  const app = createApp({
+    telemetryPath: flags['web.telemetry-path'],
+    metrics: async () => {
+      const current = pipeline;
+      await current.collection.collect();
+      return (await current.registry.metrics()) + (await base.registry.metrics());
+    },
+    reload,
+    log,
+    version,
+  });
+
+  const { host, port } = parseListenAddress(flags['web.listen-address']);
+  const server: Server = createServer(app.callback());
+  server.requestTimeout = 60_000;
+  server.headersTimeout = 10_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  log.info('listening', { address: flags['web.listen-address'], config: grouping.configFile ?? 'legacy flags', version });
+  await pipeline.collection.collect(); // baseline cycle, so the first scrape already has increments
+
+  process.on('SIGHUP', () => void reload());
+  return new Promise<number>((resolve) => {
+    const stop = (signal: string): void => {
+      void shutdown(signal, server, () => pipeline, log).then(() => resolve(0));
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+async function shutdown(signal: string, server: Server, pipeline: () => Pipeline, log: Logger): Promise<void> {
+  log.info('shutting down', { signal });
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  // connections still busy after 5 s are cut
+  const timer = setTimeout(() => server.closeAllConnections(), 5000);
+  await closed;
+  clearTimeout(timer);
+  await pipeline().collection.close();
+}

@@ -1,0 +1,99 @@
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import type { Collector } from '../collectors/collector.js';
+import { Collection } from '../collectors/collection.js';
+import { GroupCollector } from '../collectors/group.js';
+import { HostCollector } from '../collectors/host.js';
+import { ScrapeCollector } from '../collectors/scrape.js';
+import { ThreadCollector } from '../collectors/thread.js';
+import type { ProcessMatcher } from '../config/attributes.js';
+import { legacyMatcher } from '../config/legacy.js';
+import { type LoadedConfig, loadConfigFile } from '../config/load.js';
+import { Grouper } from '../grouper/grouper.js';
+import type { Logger } from '../log.js';
+import { defaultConfigPath, version } from '../package-info.js';
+import { basePageSize } from '../procfs/page-size.js';
+import { Tracker } from '../tracker/tracker.js';
+import type { EXPORTER_FLAGS } from './exporter-flags.js';
+import type { FlagValues } from './flags.js';
+
+export type ExporterFlags = FlagValues<typeof EXPORTER_FLAGS>;
+
+/** Where the grouping comes from: a config file, or process-exporter's legacy flags. */
+export interface GroupingSource {
+  /** the file, or undefined for -procnames/-namemapping */
+  configFile: string | undefined;
+  load(): { matcher: ProcessMatcher; config: LoadedConfig | undefined };
+}
+
+export function groupingSource(flags: ExporterFlags): GroupingSource {
+  const legacy = flags.procnames !== '' || flags.namemapping !== '';
+  if (flags['config.path'] === '' && legacy) {
+    const procnames = flags.procnames === '' ? [] : flags.procnames.split(',');
+    return { configFile: undefined, load: () => ({ matcher: legacyMatcher({ procnames, namemapping: flags.namemapping }), config: undefined }) };
+  }
+  const file = flags['config.path'] === '' ? defaultConfigPath : flags['config.path'];
+  return {
+    configFile: file,
+    load: () => {
+      const config = loadConfigFile(file);
+      return { matcher: config.matcher, config };
+    },
+  };
+}
+
+/** One collection pipeline: tracker -> grouper -> collectors, with its own registry. Rebuilt on reload. */
+export interface Pipeline {
+  collection: Collection;
+  registry: Registry;
+  config: LoadedConfig | undefined;
+}
+
+const pageSize = basePageSize();
+
+export function buildPipeline(flags: ExporterFlags, grouping: ReturnType<GroupingSource['load']>, log: Logger): Pipeline {
+  const { matcher, config } = grouping;
+  const registry = new Registry();
+  const tracker = new Tracker({
+    procfsRoot: flags.procfs,
+    matcher,
+    children: flags.children,
+    threads: flags.threads,
+    threadDetails: flags['threads.details'],
+    gatherSmaps: flags['gather-smaps'],
+    recheck: flags.recheck,
+    pageSize,
+  });
+  const grouper = new Grouper({ removeEmptyGroups: flags['remove-empty-groups'], gatherSmaps: flags['gather-smaps'], threadNameTtlCycles: 40 });
+  const collectors: Collector[] = [
+    new GroupCollector({ labelNames: matcher.labelNames, gatherSmaps: flags['gather-smaps'] }),
+    new HostCollector(),
+    new ScrapeCollector(),
+  ];
+  if (flags.threads) collectors.push(new ThreadCollector({ labelNames: matcher.labelNames, details: flags['threads.details'] }));
+  const collection = new Collection({ tracker, grouper, collectors, registry, minIntervalMs: flags['collect.min-interval'], log });
+  return { collection, registry, config };
+}
+
+/** Metrics that outlive pipelines: the exporter's own process, build info, reload status. */
+export function baseRegistry(): { registry: Registry; reloadSuccess: Gauge; reloadTime: Gauge } {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const info = new Gauge({
+    name: 'procgroup_exporter_build_info',
+    help: 'A metric with a constant 1 value labeled by version and the Node.js version it runs on',
+    labelNames: ['version', 'nodeversion'],
+    registers: [registry],
+  });
+  info.set({ version, nodeversion: process.version }, 1);
+  const reloadSuccess = new Gauge({ name: 'procgroup_exporter_config_last_reload_successful', help: 'Whether the last configuration reload attempt was successful', registers: [registry] });
+  const reloadTime = new Gauge({ name: 'procgroup_exporter_config_last_reload_success_timestamp_seconds', help: 'Timestamp of the last successful configuration load', registers: [registry] });
+  return { registry, reloadSuccess, reloadTime };
+}
+
+/** Runs a first (baseline) cycle, waits, runs a second and renders the metrics text. */
+export async function collectOnce(pipeline: Pipeline, base: Registry, delayMs: number): Promise<string> {
+  await pipeline.collection.collect();
+  await new Promise((resolve) => setTimeout(resolve, delayMs));
+  await pipeline.collection.collect();
+  return (await pipeline.registry.metrics()) + (await base.metrics());
+}
