@@ -65,14 +65,19 @@ export interface ConfigProblem {
   message: string;
 }
 
+/** `file:line:column: field: message`; line 0 means the problem has no position (e.g. unreadable file). */
 export function formatProblem(p: ConfigProblem): string {
-  return `${p.file}:${p.line}:${p.column}: ${p.field ? `${p.field}: ` : ''}${p.message}`;
+  const where = p.line > 0 ? `${p.file}:${p.line}:${p.column}` : p.file;
+  return `${where}: ${p.field ? `${p.field}: ` : ''}${p.message}`;
 }
 
 export class ConfigError extends ExporterError {
   readonly problems: readonly ConfigProblem[];
-  constructor(problems: readonly ConfigProblem[], options?: { cause?: unknown }) {
-    super('CONFIG_INVALID', problems.map(formatProblem).join('\n'), options);
+  constructor(
+    problems: readonly ConfigProblem[],
+    options?: { cause?: unknown; code?: 'CONFIG_INVALID' | 'CONFIG_READ_FAILED' },
+  ) {
+    super(options?.code ?? 'CONFIG_INVALID', problems.map(formatProblem).join('\n'), options);
     this.problems = problems;
   }
 }
