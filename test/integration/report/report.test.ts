@@ -395,6 +395,12 @@ describe('report against a real Prometheus', { skip: missing }, () => {
     assert.match(r.stderr, /no data in the 1h before .*: neither the recorded series .* nor the raw counter .* has samples there/);
   });
 
+  test('a query Prometheus rejects: its error and the query', async () => {
+    const r = await runReport(['--url', url, '--at', AT_HOUR2, '--exporter-name', '(']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /Prometheus rejected the query \(400 bad_data\): .*\n {2}query: .*_over_time\(.*!~"\("/);
+  });
+
   test('nothing listening: unreachable, exit 1', async () => {
     const port = await freePort();
     const r = await runReport(['--url', `http://127.0.0.1:${port}`, '--at', AT_HOUR2]);
@@ -444,7 +450,7 @@ describe('report against a real Prometheus with TLS and basic auth', { skip: mis
     assert.match(r.stderr, /refused the token \(401 Unauthorized\)/);
   });
 
-  test('--token-file is read and sent; --insecure skips verification; no token asks for one', async () => {
+  test('--token-file is read; --insecure skips verification; no token asks for one', async () => {
     const tokenFile = path.join(dir, 'token');
     await writeFile(tokenFile, 'wrong\n');
     const [withFile, withoutToken] = await Promise.all([
