@@ -7,16 +7,19 @@
  * Members' cgroups are re-read from /proc/<pid>/cgroup (every `cgroupRecheckCycles` cycles, default
  * every cycle) because a process can be moved after it was first seen.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { discoverCgroup2Mount, resolveCgroup, type Cgroup2Mount } from '../cgroup/mountinfo.js';
 import { readPressure, type Pressure, type PressureKind, type PressureLine } from '../cgroup/pressure.js';
 import type { ContainerIdentity } from '../cgroup/types.js';
 import { ExporterError, ParseError, ProcReadError } from '../errors.js';
-import type { CycleSnapshot, ProcessMember } from '../grouper/snapshot.js';
+import type { CycleSnapshot, GroupSnapshot, ProcessMember } from '../grouper/snapshot.js';
+import { createLogger, type Logger } from '../log.js';
 import { readPidCgroup } from '../procfs/pid-cgroup.js';
 import { ProcReader } from '../procfs/proc-reader.js';
 import type { Collector } from './collector.js';
+import { groupLabels } from './group.js';
 
 export const CGROUP_RESOURCES = ['cpu', 'memory', 'io'] as const;
 export type CgroupResource = (typeof CGROUP_RESOURCES)[number];
@@ -40,8 +43,8 @@ export interface PsiCollectorOptions {
   resolveContainer?: ((cgroupPath: string) => ContainerIdentity | undefined) | undefined;
   /** re-read /proc/<pid>/cgroup of a member when its cached path is this many cycles old; default 1 (every cycle) */
   cgroupRecheckCycles?: number | undefined;
-  /** one line per problem, logged once; default: stderr */
-  log?: ((message: string) => void) | undefined;
+  /** problems that do not fail the collector (a cgroup skipped), once each; default: warnings on stderr */
+  log?: Logger | undefined;
 }
 
 const CONTAINER_LABELS = ['namespace', 'pod', 'container'] as const;
@@ -64,8 +67,7 @@ interface CgroupReading {
 }
 
 interface GroupReading {
-  name: string;
-  labels: Readonly<Record<string, string>>;
+  group: GroupSnapshot;
   cgroups: CgroupReading[];
 }
 
@@ -120,7 +122,7 @@ export class PsiCollector implements Collector {
   /** container labels not already carried by the group's own labels (those win) */
   private readonly containerLabelNames: readonly string[];
   private readonly recheckCycles: number;
-  private readonly log: (message: string) => void;
+  private readonly log: Logger;
   private readonly logged = new Set<string>();
   private metrics: Metrics | undefined;
   private mount: Cgroup2Mount | undefined;
@@ -138,7 +140,7 @@ export class PsiCollector implements Collector {
     }
     this.containerLabelNames = CONTAINER_LABELS.filter((n) => !this.groupLabelNames.includes(n));
     this.recheckCycles = Math.max(1, options.cgroupRecheckCycles ?? 1);
-    this.log = options.log ?? ((message) => process.stderr.write(`${message}\n`));
+    this.log = options.log ?? createLogger({ level: 'warn' });
   }
 
   register(registry: Registry): void {
@@ -189,25 +191,21 @@ export class PsiCollector implements Collector {
     };
   }
 
-  /** Throws ExporterError PSI_UNAVAILABLE when the host has no usable PSI (logged once per reason). */
+  /**
+   * Throws ExporterError PSI_UNAVAILABLE, with the fix in its message, when the host has no usable PSI;
+   * the caller logs it once per distinct message (Collection does) and sets the success gauge to 0.
+   */
   update(cycle: CycleSnapshot): void {
     if (!this.options.enabled) return;
     let reading: Reading;
     try {
       reading = this.read(cycle);
     } catch (err) {
-      if (err instanceof ExporterError && err.code === 'PSI_UNAVAILABLE') {
-        this.unavailable = err.message;
-        this.reading = undefined;
-        this.logOnce(`unavailable:${err.message}`, `psi collector: ${err.message}`);
-      }
+      this.reading = undefined;
+      this.unavailable = err instanceof Error ? err.message : String(err);
       throw err;
     }
-    if (this.unavailable !== undefined) {
-      this.log(`psi collector: PSI available again (cgroup2 at ${reading.mount.directory})`);
-      this.unavailable = undefined;
-      this.logged.clear();
-    }
+    this.unavailable = undefined;
     this.reading = reading;
     this.export(reading);
   }
@@ -235,8 +233,8 @@ export class PsiCollector implements Collector {
       cgroup2: { directory: r.mount.directory, origin: r.mount.origin },
       host: mapResources(r.host, pressureJson),
       groups: r.groups.map((g) => ({
-        groupname: g.name,
-        labels: { ...g.labels },
+        groupname: g.group.name,
+        labels: { ...g.group.labels },
         cgroups: Object.fromEntries(g.cgroups.map((c) => [c.path, { ...containerLabels(c.container, CONTAINER_LABELS), ...mapResources(c.pressure, pressureJson) }])),
       })),
     };
@@ -257,7 +255,7 @@ export class PsiCollector implements Collector {
         paths.add(resolved.path);
       }
       const readings = [...paths].sort().flatMap((p) => cgroups.get(p) ?? []);
-      groups.push({ name: group.name, labels: group.labels, cgroups: readings });
+      groups.push({ group, cgroups: readings });
     }
     for (const [key, entry] of this.memberCgroups) {
       if (entry.seenAt !== cycle.cycle) this.memberCgroups.delete(key);
@@ -303,6 +301,11 @@ export class PsiCollector implements Collector {
         `no cgroup2 filesystem in ${table} (cgroup v1 only host): per-group pressure needs cgroup v2 ` +
         '(boot with systemd.unified_cgroup_hierarchy=1, or mount cgroup2), or pass the cgroup2 root explicitly');
     }
+    // a wrong rootfs or cgroup2 root would otherwise look like every cgroup vanished
+    if (!existsSync(path.join(mount.directory, 'cgroup.controllers'))) {
+      throw new ExporterError('PSI_UNAVAILABLE',
+        `${mount.directory} (from ${mount.origin}) is not a cgroup2 directory: check the rootfs path and the cgroup2 root`);
+    }
     this.mount = mount;
     return mount;
   }
@@ -321,7 +324,7 @@ export class PsiCollector implements Collector {
       if (!parsed) return undefined; // exited
       cgroupPath = parsed.v2Path;
     } catch (err) {
-      this.logOnce(`pid-cgroup:${errorKey(err)}`, `psi collector: ${(err as Error).message}; using the cgroup recorded when the process was first seen`);
+      this.warnOnce(`pid-cgroup:${errorKey(err)}`, 'psi: cannot re-read a process cgroup; using the one recorded when it was first seen', err);
       cgroupPath = member.cgroupPath;
     }
     this.memberCgroups.set(key, { path: cgroupPath, readAt: cycle, seenAt: cycle });
@@ -339,7 +342,7 @@ export class PsiCollector implements Collector {
       } catch (err) {
         if (err instanceof ProcReadError && GONE_ERRNOS.has(err.errno)) return undefined;
         if (!(err instanceof ProcReadError || err instanceof ParseError)) throw err;
-        this.logOnce(`cgroup:${errorKey(err)}`, `psi collector: skipping cgroup ${cgroupPath}: ${err.message}`);
+        this.warnOnce(`cgroup:${errorKey(err)}`, `psi: skipping cgroup ${cgroupPath}`, err);
         return undefined;
       }
       if (!p) return undefined;
@@ -358,8 +361,7 @@ export class PsiCollector implements Collector {
     for (const g of r.groups) {
       for (const c of g.cgroups) {
         const labels: Record<string, string> = {
-          groupname: g.name,
-          ...pick(g.labels, this.groupLabelNames),
+          ...groupLabels(g.group, this.groupLabelNames),
           cgroup: c.path,
           ...containerLabels(c.container, this.containerLabelNames),
         };
@@ -370,10 +372,11 @@ export class PsiCollector implements Collector {
     }
   }
 
-  private logOnce(key: string, message: string): void {
+  /** once per kind of problem for the life of the collector: a node has many cgroups */
+  private warnOnce(key: string, msg: string, err: unknown): void {
     if (this.logged.has(key)) return;
     this.logged.add(key);
-    this.log(message);
+    this.log.warn(msg, { err });
   }
 }
 
@@ -418,12 +421,6 @@ function entries<K extends string, V>(record: Partial<Record<K, V>>): Array<[K, 
 
 function mapResources<K extends string, V, W>(record: Partial<Record<K, V>>, f: (v: V) => W): Partial<Record<K, W>> {
   return Object.fromEntries(entries(record).map(([k, v]) => [k, f(v)])) as Partial<Record<K, W>>;
-}
-
-function pick(labels: Readonly<Record<string, string>>, names: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of names) out[name] = labels[name] ?? '';
-  return out;
 }
 
 /** the known names among namespace/pod/container; an unknown name is left out rather than exported empty */

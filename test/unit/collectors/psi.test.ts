@@ -12,6 +12,7 @@ import { Registry } from 'prom-client';
 import type { ContainerIdentity } from '../../../src/cgroup/types.js';
 import { PsiCollector, type PsiCollectorOptions } from '../../../src/collectors/psi.js';
 import { ExporterError } from '../../../src/errors.js';
+import { createLogger } from '../../../src/log.js';
 import { psiSnapshot } from '../../helpers/psi-snapshot.js';
 
 const MOUNTINFO = path.join(import.meta.dirname, '../../fixtures/cgroup/mountinfo');
@@ -27,6 +28,7 @@ class Host {
     mkdirSync(path.join(this.procfs, 'pressure'), { recursive: true });
     mkdirSync(path.join(this.procfs, 'self'), { recursive: true });
     mkdirSync(this.cgroup2, { recursive: true });
+    writeFileSync(path.join(this.cgroup2, 'cgroup.controllers'), 'cpu io memory pids\n');
     copyFileSync(path.join(MOUNTINFO, 'hybrid.txt'), path.join(this.procfs, 'self/mountinfo'));
     for (const r of ['memory', 'io']) this.hostPressure(r, line('some', '0.00', 1_000_000) + line('full', '0.00', 500_000));
     this.hostPressure('cpu', line('some', '2.00', 7_000_000) + line('full', '0.00', 0));
@@ -55,7 +57,7 @@ function setup(t: TestContext, options: Partial<PsiCollectorOptions> = {}): { ho
   const host = new Host(dir);
   const logs: string[] = [];
   const psi = new PsiCollector({
-    enabled: true, averages: false, procfsRoot: host.procfs, cgroup2Root: host.cgroup2, log: (m) => logs.push(m), ...options,
+    enabled: true, averages: false, procfsRoot: host.procfs, cgroup2Root: host.cgroup2, log: createLogger({ level: 'debug', write: (l) => logs.push(l) }), ...options,
   });
   const registry = new Registry();
   psi.register(registry);
@@ -223,38 +225,46 @@ test('a cgroup whose pressure file cannot be parsed is skipped with one log line
   for (const cycle of [1, 2]) psi.update(psiSnapshot(cycle, [{ name: 'a', members: [{ pid: 100 }, { pid: 101 }] }]));
   const waiting = await samples(registry, 'namedprocess_namegroup_pressure_waiting_seconds_total');
   assert.deepEqual([...new Set(waiting.map((s) => s.labels['cgroup']))], ['/good']);
-  assert.equal(logs.length, 1);
-  assert.match(logs[0] ?? '', /skipping cgroup \/bad: cannot parse .*bad\/io\.pressure: line 1 \(some\): field avg10/);
+  assert.equal(logs.length, 1, 'logged once, not every cycle');
+  assert.match(logs[0] ?? '', /level=warn msg="psi: skipping cgroup \/bad" err=".*bad\/io\.pressure: line 1 \(some\): field avg10/);
 });
 
-test('kernel without PSI: typed error every cycle, one log line, /psi says why', async (t) => {
+test('kernel without PSI: typed error naming the fix, every cycle; /psi says why', async (t) => {
   const { host, psi, logs } = setup(t);
   rmSync(path.join(host.procfs, 'pressure'), { recursive: true });
   host.process(100, '/');
-  for (const cycle of [1, 2, 3]) {
+  for (const cycle of [1, 2]) {
     assert.throws(() => psi.update(psiSnapshot(cycle, [{ name: 'a', members: [{ pid: 100 }] }])),
-      (err: unknown) => err instanceof ExporterError && err.code === 'PSI_UNAVAILABLE' && /pressure\/cpu is missing.*psi=1/.test(err.message));
+      (err: unknown) => err instanceof ExporterError && err.code === 'PSI_UNAVAILABLE' &&
+        err.message === `${host.procfs}/pressure/cpu is missing: the kernel has PSI disabled (boot with the kernel argument psi=1; on OpenShift/RHCOS add it with a MachineConfig)`);
   }
-  assert.equal(logs.length, 1);
-  assert.match(logs[0] ?? '', /^psi collector: .*pressure\/cpu is missing: the kernel has PSI disabled \(boot with the kernel argument psi=1/);
+  assert.deepEqual(logs, [], 'the collection loop logs collector failures (once per distinct message)');
   const report = psi.report();
   assert.equal(report.available, false);
   assert.match(report.reason ?? '', /psi=1/);
 });
 
-test('cgroup v1 only host: typed error, one log line naming the mount table', async (t) => {
-  const { host, psi, logs } = setup(t, { cgroup2Root: undefined });
+test('cgroup v1 only host: typed error naming the mount table', async (t) => {
+  const { host, psi } = setup(t, { cgroup2Root: undefined });
   copyFileSync(path.join(MOUNTINFO, 'v1-only.txt'), path.join(host.procfs, 'self/mountinfo'));
   host.process(100, undefined);
-  for (const cycle of [1, 2]) {
-    assert.throws(() => psi.update(psiSnapshot(cycle, [{ name: 'a', members: [{ pid: 100 }] }])),
-      (err: unknown) => err instanceof ExporterError && err.code === 'PSI_UNAVAILABLE' && /cgroup v1 only/.test(err.message));
-  }
-  assert.deepEqual(logs, [`psi collector: no cgroup2 filesystem in ${host.procfs}/self/mountinfo (cgroup v1 only host): per-group pressure needs cgroup v2 (boot with systemd.unified_cgroup_hierarchy=1, or mount cgroup2), or pass the cgroup2 root explicitly`]);
+  assert.throws(() => psi.update(psiSnapshot(1, [{ name: 'a', members: [{ pid: 100 }] }])),
+    (err: unknown) => err instanceof ExporterError && err.code === 'PSI_UNAVAILABLE' &&
+      err.message === `no cgroup2 filesystem in ${host.procfs}/self/mountinfo (cgroup v1 only host): per-group pressure needs cgroup v2 (boot with systemd.unified_cgroup_hierarchy=1, or mount cgroup2), or pass the cgroup2 root explicitly`);
 });
 
-test('PSI that becomes available is picked up and logged', async (t) => {
-  const { host, psi, registry, logs } = setup(t);
+test('a cgroup2 directory that is not there (wrong rootfs) is an error, not silence', async (t) => {
+  const { host, psi } = setup(t, { cgroup2Root: undefined, rootfs: '/nonexistent-rootfs' });
+  mkdirSync(path.join(host.procfs, '1'));
+  copyFileSync(path.join(MOUNTINFO, 'v2-pure.txt'), path.join(host.procfs, '1/mountinfo'));
+  host.process(100, '/');
+  assert.throws(() => psi.update(psiSnapshot(1, [{ name: 'a', members: [{ pid: 100 }] }])),
+    (err: unknown) => err instanceof ExporterError && err.code === 'PSI_UNAVAILABLE' &&
+      err.message.startsWith(`/nonexistent-rootfs/sys/fs/cgroup (from ${host.procfs}/1/mountinfo) is not a cgroup2 directory`));
+});
+
+test('PSI that becomes available is picked up', async (t) => {
+  const { host, psi, registry } = setup(t);
   rmSync(path.join(host.procfs, 'pressure/cpu'));
   host.cgroup('/a', 1_000_000);
   host.process(100, '/a');
@@ -264,8 +274,7 @@ test('PSI that becomes available is picked up and logged', async (t) => {
   host.hostPressure('cpu', line('some', '0.00', 1));
   psi.update(snap(2));
   assert.equal(await value(registry, 'namedprocess_namegroup_pressure_waiting_seconds_total', { resource: 'cpu' }), 1);
-  assert.equal(logs.length, 2);
-  assert.match(logs[1] ?? '', /PSI available again/);
+  assert.equal(psi.report().available, true);
 });
 
 test('reset drops every series', async (t) => {
