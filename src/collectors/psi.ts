@@ -13,6 +13,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { discoverCgroup2Mount, resolveCgroup, type Cgroup2Mount } from '../cgroup/mountinfo.js';
 import { readPressure, type Pressure, type PressureKind, type PressureLine } from '../cgroup/pressure.js';
 import type { ContainerIdentity } from '../cgroup/types.js';
+import { RESERVED_LABEL_NAMES } from '../config/matcher.js';
 import { ExporterError, ParseError, ProcReadError } from '../errors.js';
 import type { CycleSnapshot, GroupSnapshot, ProcessMember } from '../grouper/snapshot.js';
 import { createLogger, type Logger } from '../log.js';
@@ -48,7 +49,6 @@ export interface PsiCollectorOptions {
 }
 
 const CONTAINER_LABELS = ['namespace', 'pod', 'container'] as const;
-const RESERVED_LABELS = new Set(['groupname', 'resource', 'cgroup', 'kind', 'window']);
 const WINDOWS = [
   ['10s', 'avg10Percent'],
   ['60s', 'avg60Percent'],
@@ -134,7 +134,7 @@ export class PsiCollector implements Collector {
     this.options = options;
     this.reader = new ProcReader(options.procfsRoot);
     this.groupLabelNames = options.groupLabelNames ?? [];
-    const reserved = this.groupLabelNames.filter((n) => RESERVED_LABELS.has(n));
+    const reserved = this.groupLabelNames.filter((n) => RESERVED_LABEL_NAMES.includes(n));
     if (reserved.length > 0) {
       throw new ExporterError('CONFIG_INVALID', `group label ${reserved.map((n) => `"${n}"`).join(', ')} clashes with a label of the PSI metrics`);
     }
@@ -249,8 +249,14 @@ export class PsiCollector implements Collector {
       const paths = new Set<string>();
       for (const member of group.members) {
         const cgroupPath = this.memberCgroup(member, cycle.cycle);
-        const resolved = cgroupPath === undefined ? undefined : resolveCgroup(mount, cgroupPath);
-        if (!resolved) continue;
+        if (cgroupPath === undefined) continue;
+        const resolved = resolveCgroup(mount, cgroupPath);
+        if (!resolved) {
+          // e.g. a container's own cgroup2 mount, which shows only its subtree, on a hostPID pod
+          this.warnOnce('outside-mount', `psi: cgroup ${cgroupPath} of pid ${member.pid} is outside the cgroup2 mount ${mount.directory} ` +
+            `(mount root ${mount.root}); mount the host's /sys (or /) and point the rootfs path at it`);
+          continue;
+        }
         if (!cgroups.has(resolved.path)) cgroups.set(resolved.path, this.readCgroup(resolved.path, resolved.directory));
         paths.add(resolved.path);
       }
@@ -373,7 +379,7 @@ export class PsiCollector implements Collector {
   }
 
   /** once per kind of problem for the life of the collector: a node has many cgroups */
-  private warnOnce(key: string, msg: string, err: unknown): void {
+  private warnOnce(key: string, msg: string, err?: unknown): void {
     if (this.logged.has(key)) return;
     this.logged.add(key);
     this.log.warn(msg, { err });

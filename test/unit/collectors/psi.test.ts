@@ -215,6 +215,19 @@ test('exited processes, vanished cgroups and v1-only members are skipped silentl
   assert.deepEqual(logs, []);
 });
 
+test('a member cgroup outside the mount (a container\'s own cgroup2 view) is skipped with one warning', async (t) => {
+  const { host, psi, registry, logs } = setup(t);
+  host.cgroup('/inside', 1_000_000);
+  host.process(100, '/inside');
+  host.process(101, '/../../kubepods.slice/pod-a');
+  host.process(102, '/../../kubepods.slice/pod-b');
+  for (const cycle of [1, 2]) psi.update(psiSnapshot(cycle, [{ name: 'a', members: [{ pid: 100 }, { pid: 101 }, { pid: 102 }] }]));
+  const waiting = await samples(registry, 'namedprocess_namegroup_pressure_waiting_seconds_total');
+  assert.deepEqual([...new Set(waiting.map((s) => s.labels['cgroup']))], ['/inside']);
+  assert.equal(logs.length, 1);
+  assert.match(logs[0] ?? '', /level=warn msg="psi: cgroup \/\.\.\/\.\.\/kubepods\.slice\/pod-a of pid 101 is outside the cgroup2 mount .* \(mount root \/\); mount the host's \/sys/);
+});
+
 test('a cgroup whose pressure file cannot be parsed is skipped with one log line', async (t) => {
   const { host, psi, registry, logs } = setup(t);
   host.cgroup('/good', 1_000_000);
