@@ -79,16 +79,16 @@ async function hasData(query: Query, spec: SourceSpec, basis: Basis, range: stri
 
 /** Recorded series when it has samples in the range, else the raw counter, else no data. */
 async function chooseBasis(query: Query, spec: SourceSpec, opts: ReportOptions): Promise<Basis> {
-  const [rule, raw] = await Promise.all([hasData(query, spec, 'rule', opts.window.range), hasData(query, spec, 'raw', opts.window.range)]);
-  if (rule) return 'rule';
-  if (raw) return 'raw';
+  // one after the other: the raw probe reads every raw series of the range, skip it when the rule has data
+  if (await hasData(query, spec, 'rule', opts.window.range)) return 'rule';
+  if (await hasData(query, spec, 'raw', opts.window.range)) return 'raw';
   throw new ExporterError(
     'REPORT_NO_DATA',
-    `${spec.source}: no data in the ${opts.window.range} before ${opts.at.toISOString()}: neither the recorded series ${spec.rule} nor the raw counter ${spec.rawCounter} has samples there` +
+    `${spec.source}: no data in the ${opts.window.range} before ${opts.at.toISOString()}: neither the recorded series ${spec.rule} nor the raw counter ${spec.rawCounter} has samples there. ` +
       (spec.source === 'groups'
-        ? ' (is procgroup-exporter deployed and scraped by this Prometheus? is --at right?'
-        : ' (does this Prometheus scrape the kubelet/cAdvisor? is --at right?') +
-      ` --source ${spec.source === 'groups' ? 'pods' : 'groups'} leaves this source out)`,
+        ? 'Is procgroup-exporter deployed and scraped by this Prometheus? '
+        : 'Does this Prometheus scrape the kubelet (cAdvisor)? ') +
+      `Is --at right? (--source ${spec.source === 'groups' ? 'pods' : 'groups'} reports without this source)`,
   );
 }
 

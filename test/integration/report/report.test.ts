@@ -395,6 +395,12 @@ describe('report against a real Prometheus', { skip: missing }, () => {
     assert.match(r.stderr, /no data in the 1h before .*: neither the recorded series .* nor the raw counter .* has samples there/);
   });
 
+  test('everything excluded: no data once the exclusions are applied', async () => {
+    const r = await runReport(['--url', url, '--at', AT_HOUR2, '--source', 'pods', '--exporter-name', '.*']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /pods: pod:container_cpu_usage:sum\{pod!~"\.\*"\} has no data in the 1h before .* once the exclusions are applied/);
+  });
+
   test('a query Prometheus rejects: its error and the query', async () => {
     const r = await runReport(['--url', url, '--at', AT_HOUR2, '--exporter-name', '(']);
     assert.equal(r.code, 1);
