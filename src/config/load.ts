@@ -189,8 +189,10 @@ function schemaProblem(e: ErrorObject): { path: FieldPath; message: string; key?
       return { path, message: 'must not be an empty list' };
     case 'minLength':
       return { path, message: 'must not be empty' };
-    case 'uniqueItems':
-      return { path: [...path, Number(params.i)], message: `duplicate of item ${String(params.j)}` };
+    case 'uniqueItems': {
+      const [first, dup] = [Number(params.i), Number(params.j)].sort((a, b) => a - b);
+      return { path: [...path, dup as number], message: `duplicate of item ${first}` };
+    }
     default:
       return { path, message: e.message ?? e.keyword };
   }
