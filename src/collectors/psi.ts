@@ -401,8 +401,13 @@ function setLine(
   if (!ratio) return;
   for (const [kind, line] of [['some', some], ['full', full]] as const) {
     if (!line) continue;
-    for (const [window, field] of WINDOWS) ratio.set({ ...labels, kind, window }, line[field] / 100);
+    for (const [window, field] of WINDOWS) ratio.set({ ...labels, kind, window }, percentToRatio(line[field]));
   }
+}
+
+/** the kernel prints percentages with two decimals: keep exactly four as a ratio (97.73 -> 0.9773, not 0.9773000000000001) */
+function percentToRatio(percent: number): number {
+  return Math.round(percent * 100) / 10000;
 }
 
 function pressureJson(p: Pressure): PressureJson {
@@ -411,9 +416,9 @@ function pressureJson(p: Pressure): PressureJson {
     const line = p[kind];
     if (line) {
       out[kind] = {
-        avg10: line.avg10Percent / 100,
-        avg60: line.avg60Percent / 100,
-        avg300: line.avg300Percent / 100,
+        avg10: percentToRatio(line.avg10Percent),
+        avg60: percentToRatio(line.avg60Percent),
+        avg300: percentToRatio(line.avg300Percent),
         total_seconds: line.totalMicroseconds / 1e6,
       };
     }

@@ -352,3 +352,16 @@ test('exposition passes promtool check metrics', async (t) => {
   const out = execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
   assert.equal(out.trim(), '');
 });
+
+test('ratios keep the kernel\'s precision (two decimals of percent) without float noise', async (t) => {
+  const { host, psi, registry } = setup(t, { averages: true });
+  host.cgroup('/a', 1);
+  writeFileSync(path.join(host.cgroup2, 'a/cpu.pressure'), 'some avg10=97.73 avg60=0.61 avg300=100.00 total=1\n');
+  host.process(100, '/a');
+  psi.update(psiSnapshot(1, [{ name: 'a', members: [{ pid: 100 }] }]));
+  const ratio = (window: string) => value(registry, 'namedprocess_namegroup_pressure_ratio', { resource: 'cpu', kind: 'some', window });
+  assert.equal(await ratio('10s'), 0.9773);
+  assert.equal(await ratio('60s'), 0.0061);
+  assert.equal(await ratio('300s'), 1);
+  assert.equal(psi.report().groups?.[0]?.cgroups['/a']?.cpu?.some?.avg10, 0.9773);
+});
