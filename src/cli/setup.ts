@@ -1,4 +1,6 @@
+import path from 'node:path';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { ContainerNameResolver, DEFAULT_CONTAINER_DIRS } from '../cgroup/container-names.js';
 import type { Collector } from '../collectors/collector.js';
 import { Collection } from '../collectors/collection.js';
 import { GroupCollector } from '../collectors/group.js';
@@ -53,7 +55,17 @@ const pageSize = basePageSize();
 export function buildPipeline(flags: ExporterFlags, grouping: ReturnType<GroupingSource['load']>, log: Logger): Pipeline {
   const { matcher, config } = grouping;
   const registry = new Registry();
+  // container runtime files sit under the host root (--path.rootfs=/host in a DaemonSet)
+  const onHost = (dir: string): string => path.join(flags['path.rootfs'], dir);
+  const containers = new ContainerNameResolver({
+    logDir: onHost(DEFAULT_CONTAINER_DIRS.logDir),
+    crioDir: onHost(DEFAULT_CONTAINER_DIRS.crioDir),
+    containerdDir: onHost(DEFAULT_CONTAINER_DIRS.containerdDir),
+    dockerDir: onHost(DEFAULT_CONTAINER_DIRS.dockerDir),
+    onError: (err) => log.warn('cannot read container names', { err: err.message }),
+  });
   const tracker = new Tracker({
+    resolveContainer: (cgroupPath) => containers.resolve(cgroupPath),
     procfsRoot: flags.procfs,
     matcher,
     children: flags.children,
