@@ -14,7 +14,7 @@ import { after, before, test } from 'node:test';
 import type { ProcessAttributes, ProcessMatcher } from '../../../src/config/attributes.js';
 import { legacyMatcher } from '../../../src/config/legacy.js';
 import { loadConfigFile } from '../../../src/config/load.js';
-import { freePort, hasCommand, samples, scrape } from '../../helpers/namespace.js';
+import { freePort, hasCommand, scrape } from '../../helpers/namespace.js';
 
 const PE = 'prometheus-process-exporter';
 const skip = hasCommand(PE) ? false : `${PE} is not installed (apt-get install prometheus-process-exporter)`;
