@@ -14,15 +14,15 @@ export type PerfScope = 'task' | 'cgroup' | 'auto';
 
 export interface PerfOptions {
   enabled: boolean;
-  /** event names as written (e.g. CPUCycles, TaskClock); empty when not given: the collector's default set */
-  events: readonly string[];
+  /** event names as written (e.g. CPUCycles, TaskClock); undefined when not given: use the collector's default set */
+  events: readonly string[] | undefined;
   scope: PerfScope;
   /** upper bound on perf file descriptors the collector may hold */
   maxFds: number;
 }
 
 export const DEFAULT_PSI: PsiOptions = { enabled: false, averages: false };
-export const DEFAULT_PERF: PerfOptions = { enabled: false, events: [], scope: 'auto', maxFds: 4096 };
+export const DEFAULT_PERF: PerfOptions = { enabled: false, events: undefined, scope: 'auto', maxFds: 4096 };
 
 /** Highest pid Linux can hand out (PID_MAX_LIMIT on 64-bit). */
 const PID_MAX = 4194304;

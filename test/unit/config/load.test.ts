@@ -173,7 +173,7 @@ test('anchors, aliases and merge keys load; problems inside merged maps point at
 test('psi and perf options: defaults and typed values', () => {
   const plain = parseConfig('process_names:\n  - pid: 1\n', 'cfg.yaml');
   assert.deepEqual(plain.psi, { enabled: false, averages: false });
-  assert.deepEqual(plain.perf, { enabled: false, events: [], scope: 'auto', maxFds: 4096 });
+  assert.deepEqual(plain.perf, { enabled: false, events: undefined, scope: 'auto', maxFds: 4096 });
   assert.equal(plain.file, 'cfg.yaml');
   const set = parseConfig([
     'process_names:',
