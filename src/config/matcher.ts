@@ -21,7 +21,7 @@ export const DEFAULT_NAME_TEMPLATE = '{{.ExeBase}}';
 /** Label names the exporter's own metrics use; a rule's `labels:` may not reuse them. */
 export const RESERVED_LABEL_NAMES: readonly string[] = [
   'groupname', 'threadname', 'mode', 'cpumode', 'memtype', 'ctxswitchtype', 'state', 'iomode',
-  'resource', 'kind', 'window', 'cgroup', 'job', 'instance', 'le', 'quantile',
+  'resource', 'kind', 'window', 'cgroup', 'event', 'job', 'instance', 'le', 'quantile',
 ];
 
 /** Kernel comm is at most 15 bytes (TASK_COMM_LEN - 1); longer names can never match. */

@@ -172,7 +172,7 @@ test('label names must be valid Prometheus names and not used by the exporter', 
   assert.match(labelNameProblem('1abc') ?? '', /not a valid Prometheus label name/);
   assert.match(labelNameProblem('a-b') ?? '', /not a valid Prometheus label name/);
   assert.match(labelNameProblem('__name') ?? '', /names starting with __/);
-  for (const reserved of ['groupname', 'threadname', 'mode', 'memtype', 'state', 'cgroup']) {
+  for (const reserved of ['groupname', 'threadname', 'mode', 'memtype', 'state', 'cgroup', 'event', 'instance']) {
     assert.match(labelNameProblem(reserved) ?? '', /reserved/);
   }
 });
