@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'PROMETHEUS_QUERY'
   | 'REPORT_NO_DATA'
   | 'KUBECTL_FAILED'
+  | 'MANIFEST_INVALID'
   | 'WEB_CONFIG_INVALID';
 
 export class ExporterError extends Error {

@@ -10,6 +10,8 @@ const SUBCOMMANDS: Record<string, () => Promise<SubcommandModule>> = {
   once: () => import('./once.js'),
   'check-config': () => import('./check-config.js'),
   report: () => import('./report.js'),
+  deploy: () => import('./deploy.js'),
+  delete: () => import('./delete.js'),
 };
 
 function usage(): string {
