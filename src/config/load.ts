@@ -62,7 +62,7 @@ class Locator {
     let found: YamlNode | undefined = isNodeWithRange(node) ? node : undefined;
     let pair: Pair | undefined;
     let complete = true;
-    for (const seg of path) {
+    for (const [i, seg] of path.entries()) {
       node = this.resolve(node);
       pair = undefined;
       let next: unknown;
@@ -73,7 +73,9 @@ class Locator {
         next = node.items[seg];
       }
       if (next === undefined || next === null) {
-        complete = pair !== undefined;
+        // only the key of the last segment exists: it can still be pointed at
+        complete = false;
+        if (i < path.length - 1) pair = undefined;
         break;
       }
       node = next;
