@@ -1,8 +1,9 @@
-import { createServer, type Server } from 'node:http';
 import { formatProblem, ConfigError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { version } from '../package-info.js';
 import { createApp } from '../server/app.js';
+import { type ExporterServer, listen } from '../server/listen.js';
+import { WebConfigError } from '../server/web-config.js';
 import { EXPORTER_FLAGS } from './exporter-flags.js';
 import { flagUsage, parseFlags } from './flags.js';
 import { baseRegistry, buildPipeline, collectOnce, type ExporterFlags, groupingSource, type Pipeline } from './setup.js';
@@ -15,7 +16,7 @@ export function parseListenAddress(address: string): { host: string | undefined;
 }
 
 function describeLoadError(err: unknown): string {
-  if (err instanceof ConfigError) return err.problems.map(formatProblem).join('\n');
+  if (err instanceof ConfigError || err instanceof WebConfigError) return err.problems.map(formatProblem).join('\n');
   return err instanceof Error ? err.message : String(err);
 }
 
@@ -86,13 +87,15 @@ export async function run(argv: string[]): Promise<number> {
   });
 
   const { host, port } = parseListenAddress(flags['web.listen-address']);
-  const server: Server = createServer(app.callback());
-  server.requestTimeout = 60_000;
-  server.headersTimeout = 10_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
+  const webConfigFile = flags['web.config.file'] || undefined;
+  let server: ExporterServer;
+  try {
+    server = await listen({ host, port, webConfigFile, handler: app.callback(), log });
+  } catch (err) {
+    if (!(err instanceof WebConfigError)) throw err;
+    log.error('cannot use web config', { file: webConfigFile, err: describeLoadError(err) });
+    return 1;
+  }
   log.info('listening', { address: flags['web.listen-address'], config: grouping.configFile ?? 'legacy flags', version });
   await pipeline.collection.collect(); // baseline cycle, so the first scrape already has increments
 
@@ -106,7 +109,7 @@ export async function run(argv: string[]): Promise<number> {
   });
 }
 
-async function shutdown(signal: string, server: Server, pipeline: () => Pipeline, log: Logger): Promise<void> {
+async function shutdown(signal: string, server: ExporterServer, pipeline: () => Pipeline, log: Logger): Promise<void> {
   log.info('shutting down', { signal });
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();

@@ -18,6 +18,20 @@ export interface AppOptions {
   reload?: () => Promise<string | undefined>;
   log: Logger;
   version: string;
+  /** a scrape waiting longer than this for its collection gets 503 (the cycle itself runs on); default 60 s */
+  collectTimeoutMs?: number;
+}
+
+class CollectTimeout extends Error {}
+
+/** Rejects with CollectTimeout after `ms`; the timer never keeps the process alive. */
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new CollectTimeout()), ms);
+    timer.unref();
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Koa app serving /metrics (or the telemetry path), /health, /psi, /-/reload and a landing page. */
@@ -37,8 +51,19 @@ export function createApp(opts: AppOptions): Koa {
     }
   });
 
+  const collectTimeoutMs = opts.collectTimeoutMs ?? 60_000;
   router.get(opts.telemetryPath, async (ctx) => {
-    const text = await opts.metrics();
+    let text: string;
+    try {
+      text = await withTimeout(opts.metrics(), collectTimeoutMs);
+    } catch (err) {
+      if (!(err instanceof CollectTimeout)) throw err;
+      opts.log.warn('scrape timed out waiting for the collection cycle', { timeout_ms: collectTimeoutMs });
+      ctx.status = 503;
+      ctx.type = 'text/plain';
+      ctx.body = 'collection timed out\n';
+      return;
+    }
     const openMetrics = prefersOpenMetrics(ctx.get('Accept'));
     const body = openMetrics ? toOpenMetrics(text) : text;
     ctx.type = openMetrics ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE;
@@ -68,7 +93,8 @@ export function createApp(opts: AppOptions): Koa {
       const error = await reload();
       ctx.status = error === undefined ? 200 : 400;
       ctx.type = 'text/plain';
-      ctx.body = error === undefined ? 'config reloaded\n' : `config rejected, keeping the last good one:\n${error}\n`;
+      // the problems (which quote config values) go to the log, not to whoever can reach this port
+      ctx.body = error === undefined ? 'config reloaded\n' : 'config rejected, keeping the last good one; the exporter log names the file, line and field\n';
     });
   }
 

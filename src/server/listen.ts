@@ -1,0 +1,457 @@
+/**
+ * The HTTP(S) server in front of the Koa app: plain HTTP, or TLS and/or basic auth from
+ * -web.config.file, with limits on what one client can hold.
+ *
+ * The web config and the files it names are checked on every new connection and every
+ * request, and re-parsed when one changed, so certificates rotate and users change without a
+ * restart, as the exporter-toolkit does per handshake. A changed file that does not load keeps
+ * the last good config and logs the problem once. Switching TLS on or off, or changing
+ * client_auth_type, needs a restart (logged likewise).
+ */
+import { createHash, createHmac, randomBytes, timingSafeEqual, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { createSecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls';
+import bcrypt from 'bcryptjs';
+import { errnoOf, type ConfigProblem } from '../errors.js';
+import type { Logger } from '../log.js';
+import { parseWebConfig, WebConfigError, type PemSource, type TlsSettings, type WebConfig } from './web-config.js';
+
+export interface ServerLimits {
+  /** time to receive the request headers */
+  headersTimeoutMs: number;
+  /** time to receive the whole request */
+  requestTimeoutMs: number;
+  /** idle keep-alive connections are closed after this */
+  keepAliveTimeoutMs: number;
+  /** TLS handshake deadline */
+  handshakeTimeoutMs: number;
+  /** a socket with no traffic either way for this long is closed */
+  socketIdleTimeoutMs: number;
+  /** total size of the request line and headers; larger requests get 431 */
+  maxHeaderBytes: number;
+  /** a declared request body larger than this gets 413 (no endpoint reads bodies) */
+  maxBodyBytes: number;
+  /** connections beyond this are refused: bounds the fds clients can hold */
+  maxConnections: number;
+  /** bcrypt checks waiting to run; beyond this, requests with uncached credentials get 429 */
+  maxPendingAuth: number;
+}
+
+export const DEFAULT_LIMITS: ServerLimits = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 60_000,
+  keepAliveTimeoutMs: 65_000,
+  handshakeTimeoutMs: 10_000,
+  socketIdleTimeoutMs: 120_000,
+  maxHeaderBytes: 16 * 1024,
+  maxBodyBytes: 64 * 1024,
+  maxConnections: 256,
+  maxPendingAuth: 32,
+};
+
+export type ExporterServer = http.Server | https.Server;
+
+export interface ListenOptions {
+  /** undefined: all interfaces */
+  host: string | undefined;
+  port: number;
+  /** -web.config.file; undefined or '': plain HTTP without authentication */
+  webConfigFile: string | undefined;
+  handler: (req: IncomingMessage, res: ServerResponse) => void;
+  log: Logger;
+  limits?: Partial<ServerLimits>;
+}
+
+/** A web config with its TLS material read and checked. */
+interface LoadedWebConfig {
+  config: WebConfig;
+  secure: SecureContextOptions | undefined;
+  /** identity of the files it was read from, to notice changes */
+  stamp: string;
+}
+
+function pemPath(src: PemSource, configFile: string): string | undefined {
+  return 'path' in src ? path.resolve(path.dirname(configFile), src.path) : undefined;
+}
+
+function watchedFiles(file: string, tls: TlsSettings | undefined): string[] {
+  const files = [file];
+  for (const src of tls ? [tls.cert, tls.key, tls.clientCa] : []) {
+    const p = src && pemPath(src, file);
+    if (p) files.push(p);
+  }
+  return files;
+}
+
+/**
+ * Digest of a file's content (or its errno). Every check reads the files, as the toolkit does per
+ * handshake: timestamps are not enough, two same-size writes within one clock tick look equal.
+ */
+function digestOf(file: string): string {
+  try {
+    return createHash('sha256').update(readFileSync(file)).digest('base64');
+  } catch (err) {
+    return errnoOf(err);
+  }
+}
+
+const stampOf = (files: readonly string[]): string => files.map(digestOf).join('|');
+
+function problemAt(src: PemSource, message: string): ConfigProblem {
+  return { ...src.at, message };
+}
+
+function readPem(src: PemSource, configFile: string): string {
+  if ('pem' in src) return src.pem;
+  const file = pemPath(src, configFile) as string;
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new WebConfigError([problemAt(src, `cannot read ${file}: ${errnoOf(err)}`)], { cause: err });
+  }
+}
+
+/** OpenSSL's reason without the stack or any PEM text */
+function opensslReason(err: unknown): string {
+  const e = err as { code?: unknown; message?: unknown };
+  const message = typeof e?.message === 'string' ? e.message.split('\n')[0] : String(err);
+  return typeof e?.code === 'string' ? `${message} (${e.code})` : (message ?? 'unknown error');
+}
+
+function secureOptions(tls: TlsSettings, configFile: string): SecureContextOptions {
+  const cert = readPem(tls.cert, configFile);
+  const key = readPem(tls.key, configFile);
+  const ca = tls.clientCa && readPem(tls.clientCa, configFile);
+  const options: SecureContextOptions = {
+    cert,
+    key,
+    ca,
+    minVersion: tls.minVersion,
+    maxVersion: tls.maxVersion,
+    honorCipherOrder: tls.honorCipherOrder,
+    ...(tls.ciphers !== undefined && { ciphers: tls.ciphers }),
+    ...(tls.ecdhCurve !== undefined && { ecdhCurve: tls.ecdhCurve }),
+  };
+  // build it once here: a key that does not match the certificate, bad PEM or bad CA fails now
+  const problems: ConfigProblem[] = [];
+  for (const [what, src, value] of [['certificate', tls.cert, cert], ['CA', tls.clientCa, ca]] as const) {
+    if (src && value !== undefined && !/-----BEGIN CERTIFICATE-----/.test(value)) problems.push(problemAt(src, `no PEM ${what} found`));
+  }
+  if (problems.length) throw new WebConfigError(problems);
+  try {
+    createSecureContext(options);
+  } catch (err) {
+    throw new WebConfigError([problemAt(tls.key, `cannot use the certificate and key: ${opensslReason(err)}`)], { cause: err });
+  }
+  return options;
+}
+
+/** Reads and checks a web config file and the TLS files it names. Throws WebConfigError. */
+export function loadWebConfig(file: string): LoadedWebConfig {
+  // each file is digested before it is read: a change in between shows up at the next check
+  const configDigest = digestOf(file);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new WebConfigError([{ file, line: 0, column: 0, field: '', message: `cannot read web config file: ${errnoOf(err)}` }], { cause: err });
+  }
+  const config = parseWebConfig(text, file);
+  const stamp = [configDigest, ...watchedFiles(file, config.tls).slice(1).map(digestOf)].join('|');
+  const secure = config.tls && secureOptions(config.tls, file);
+  return { config, secure, stamp };
+}
+
+/** The current web config, re-read when its file or a TLS file it names changed. */
+class WebConfigSource {
+  private current: LoadedWebConfig;
+  private rejectedStamp: string | undefined;
+
+  constructor(
+    private readonly file: string,
+    private readonly log: Logger,
+  ) {
+    this.current = loadWebConfig(file);
+  }
+
+  get(): LoadedWebConfig {
+    const { config } = this.current;
+    const stamp = stampOf(watchedFiles(this.file, config.tls));
+    if (stamp === this.current.stamp || stamp === this.rejectedStamp) return this.current;
+    try {
+      const next = loadWebConfig(this.file);
+      const restart = restartNeeded(config, next.config);
+      if (restart) throw new WebConfigError([{ file: this.file, line: 0, column: 0, field: 'tls_server_config', message: `${restart} needs a restart` }]);
+      this.current = next;
+      this.rejectedStamp = undefined;
+      this.log.info('web config reloaded', { file: this.file, tls: next.config.tls !== undefined, users: next.config.users.size });
+    } catch (err) {
+      this.rejectedStamp = stamp;
+      const message = err instanceof WebConfigError ? err.message : opensslReason(err);
+      this.log.error('web config changed but cannot be used, keeping the last good one', { file: this.file, err: message });
+    }
+    return this.current;
+  }
+}
+
+function restartNeeded(before: WebConfig, after: WebConfig): string | undefined {
+  if ((before.tls === undefined) !== (after.tls === undefined)) return 'switching TLS on or off';
+  if (before.tls && after.tls && before.tls.clientAuth !== after.tls.clientAuth) return 'changing client_auth_type';
+  return undefined;
+}
+
+/** SAN values of a certificate as Go formats them: DNS names, emails, IPs, URIs. */
+function subjectAltNames(raw: Buffer): string[] {
+  const text = new X509Certificate(raw).subjectAltName ?? '';
+  const out: string[] = [];
+  // Node quotes values holding ',' or '"' as JSON strings
+  for (const m of text.matchAll(/(?:^|, )(DNS|email|IP Address|URI):("(?:[^"\\]|\\.)*"|[^,]*)/g)) {
+    const value = m[2] ?? '';
+    out.push(value.startsWith('"') ? (JSON.parse(value) as string) : value);
+  }
+  return out;
+}
+
+/** Why a finished handshake must be dropped under the client_auth_type, or undefined. */
+export function clientCertProblem(socket: TLSSocket, tls: TlsSettings): string | undefined {
+  const peer = socket.getPeerCertificate();
+  const presented = peer !== null && typeof peer === 'object' && Object.keys(peer).length > 0;
+  switch (tls.clientAuth) {
+    case 'NoClientCert':
+    case 'RequestClientCert':
+      return undefined;
+    case 'VerifyClientCertIfGiven':
+      return presented && !socket.authorized ? `client certificate not trusted: ${String(socket.authorizationError)}` : undefined;
+    case 'RequireAnyClientCert':
+    case 'RequireAndVerifyClientCert':
+      if (!presented) return 'no client certificate';
+      if (tls.clientAuth === 'RequireAndVerifyClientCert' && !socket.authorized) return `client certificate not trusted: ${String(socket.authorizationError)}`;
+      if (tls.clientAllowedSans) {
+        const sans = subjectAltNames(peer.raw);
+        if (!sans.some((s) => tls.clientAllowedSans?.includes(s))) return 'client certificate has none of client_allowed_sans';
+      }
+      return undefined;
+  }
+}
+
+const DUMMY_PASSWORD_HASH_COST = 10;
+
+/**
+ * Basic auth against bcrypt hashes. Verified (and refused) credentials are cached under an HMAC
+ * with a per-process key, so bcrypt runs once per credential, not per scrape, and the cache holds
+ * no password. bcrypt checks run one at a time (they cost ~0.2 s of CPU each); an unknown user is
+ * checked against a dummy hash so response times do not tell which users exist.
+ */
+export class BasicAuth {
+  private readonly key = randomBytes(32);
+  private readonly cache = new Map<string, boolean>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private pending = 0;
+  private readonly dummyHash = bcrypt.hashSync(randomBytes(16).toString('hex'), DUMMY_PASSWORD_HASH_COST);
+
+  private readonly maxCached: number;
+  private readonly maxPending: number;
+  private readonly compare: (password: string, hash: string) => Promise<boolean>;
+
+  constructor(opts: { maxCached?: number; maxPending?: number; compare?: (password: string, hash: string) => Promise<boolean> } = {}) {
+    this.maxCached = opts.maxCached ?? 256;
+    this.maxPending = opts.maxPending ?? DEFAULT_LIMITS.maxPendingAuth;
+    this.compare = opts.compare ?? ((password, hash) => bcrypt.compare(password, hash));
+  }
+
+  /** true: allowed; false: refused; 'busy': too many uncached checks waiting */
+  async check(authorization: string | undefined, users: ReadonlyMap<string, string>): Promise<boolean | 'busy'> {
+    const creds = parseBasic(authorization);
+    if (!creds) return false;
+    let hash: string | undefined;
+    const wanted = createHash('sha256').update(creds.user).digest();
+    for (const [name, h] of users) {
+      // every name compared in full: timing does not depend on where (or whether) it matches
+      if (timingSafeEqual(createHash('sha256').update(name).digest(), wanted)) hash = h;
+    }
+    const known = hash !== undefined;
+    const against = hash ?? this.dummyHash;
+    const id = createHmac('sha256', this.key).update(creds.user).update('\0').update(against).update('\0').update(creds.password).digest('base64');
+    const cached = this.lookup(id);
+    if (cached !== undefined) return cached && known;
+    if (this.pending >= this.maxPending) return 'busy';
+    this.pending++;
+    const run = this.queue.then(async () => {
+      const again = this.lookup(id);
+      if (again !== undefined) return again;
+      const ok = await this.compare(creds.password, against).catch(() => false);
+      this.remember(id, ok);
+      return ok;
+    });
+    this.queue = run.catch(() => undefined);
+    try {
+      return (await run) && known;
+    } finally {
+      this.pending--;
+    }
+  }
+
+  private lookup(id: string): boolean | undefined {
+    const v = this.cache.get(id);
+    if (v !== undefined) {
+      // most recently used last
+      this.cache.delete(id);
+      this.cache.set(id, v);
+    }
+    return v;
+  }
+
+  private remember(id: string, ok: boolean): void {
+    this.cache.set(id, ok);
+    while (this.cache.size > this.maxCached) {
+      const oldest = this.cache.keys().next().value as string;
+      this.cache.delete(oldest);
+    }
+  }
+}
+
+function parseBasic(header: string | undefined): { user: string; password: string } | undefined {
+  const m = header === undefined ? null : /^Basic[ \t]+([A-Za-z0-9+/]+={0,2})[ \t]*$/i.exec(header);
+  if (!m) return undefined;
+  const decoded = Buffer.from(m[1] as string, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return undefined;
+  return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+function refuse(res: ServerResponse, status: number, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', ...headers });
+  res.end(`${http.STATUS_CODES[status] ?? 'Error'}\n`);
+}
+
+function guarded(
+  handler: ListenOptions['handler'],
+  source: WebConfigSource | undefined,
+  auth: BasicAuth,
+  limits: ServerLimits,
+  log: Logger,
+): ListenOptions['handler'] {
+  return (req, res) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (!(declared <= limits.maxBodyBytes)) {
+      refuse(res, 413, { Connection: 'close' });
+      return;
+    }
+    const config = source?.get().config;
+    if (!config) {
+      handler(req, res);
+      return;
+    }
+    for (const [name, value] of config.headers) res.setHeader(name, value);
+    if (config.users.size === 0) {
+      handler(req, res);
+      return;
+    }
+    auth.check(req.headers.authorization, config.users).then(
+      (ok) => {
+        if (ok === true) handler(req, res);
+        else if (ok === 'busy') refuse(res, 429, { 'Retry-After': '1' });
+        else refuse(res, 401, { 'WWW-Authenticate': 'Basic realm="procgroup-exporter", charset="UTF-8"' });
+      },
+      (err: unknown) => {
+        log.error('basic auth check failed', { err });
+        refuse(res, 500);
+      },
+    );
+  };
+}
+
+/**
+ * Creates the server described by the web config (plain HTTP without one) and listens.
+ * Throws WebConfigError when the web config or its TLS files are unusable.
+ */
+export async function listen(opts: ListenOptions): Promise<ExporterServer> {
+  const limits: ServerLimits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const { log } = opts;
+  const source = opts.webConfigFile ? new WebConfigSource(opts.webConfigFile, log) : undefined;
+  const auth = new BasicAuth({ maxPending: limits.maxPendingAuth });
+  const handler = guarded(opts.handler, source, auth, limits, log);
+  const common = {
+    maxHeaderSize: limits.maxHeaderBytes,
+    requestTimeout: limits.requestTimeoutMs,
+    headersTimeout: limits.headersTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // how often the header and request deadlines are enforced (Node's default: every 30 s)
+    connectionsCheckingInterval: 1000,
+  };
+  const initial = source?.get();
+  let server: ExporterServer;
+  if (initial?.config.tls && initial.secure) {
+    server = createTlsServer(initial, source as WebConfigSource, handler, common, limits, log);
+  } else {
+    server = http.createServer(common, handler);
+  }
+  server.maxConnections = limits.maxConnections;
+  server.timeout = limits.socketIdleTimeoutMs;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  log.info('web server ready', {
+    port,
+    tls: initial?.config.tls !== undefined,
+    client_auth: initial?.config.tls?.clientAuth,
+    basic_auth_users: initial?.config.users.size ?? 0,
+    web_config: opts.webConfigFile || undefined,
+  });
+  return server;
+}
+
+function createTlsServer(
+  initial: LoadedWebConfig,
+  source: WebConfigSource,
+  handler: ListenOptions['handler'],
+  common: http.ServerOptions,
+  limits: ServerLimits,
+  log: Logger,
+): https.Server {
+  const tls = initial.config.tls as TlsSettings;
+  // Go's RequireAnyClientCert/VerifyClientCertIfGiven have no OpenSSL equivalent: ask for a
+  // certificate without failing the handshake, then check it in clientCertProblem()
+  const server = https.createServer(
+    {
+      ...common,
+      ...initial.secure,
+      requestCert: tls.clientAuth !== 'NoClientCert',
+      rejectUnauthorized: tls.clientAuth === 'RequireAndVerifyClientCert',
+      handshakeTimeout: limits.handshakeTimeoutMs,
+    },
+    handler,
+  );
+  let applied = initial;
+  // runs before the TLS layer wraps the socket, so this very handshake uses fresh certificates
+  server.prependListener('connection', () => {
+    const current = source.get();
+    if (current !== applied && current.secure) {
+      server.setSecureContext(current.secure);
+      applied = current;
+    }
+  });
+  // runs before the HTTP layer sees the connection: a refused client never gets to send a request
+  server.prependListener('secureConnection', (socket: TLSSocket) => {
+    const tlsNow = applied.config.tls;
+    const problem = tlsNow && clientCertProblem(socket, tlsNow);
+    if (problem) {
+      log.debug('TLS client refused', { remote: socket.remoteAddress, reason: problem });
+      socket.destroy();
+    }
+  });
+  server.on('tlsClientError', (err, socket) => {
+    log.debug('TLS handshake failed', { remote: socket.remoteAddress, err: opensslReason(err) });
+  });
+  return server;
+}
