@@ -39,7 +39,8 @@ function unescapeOctal(s: string): string {
 }
 
 function parseId(value: string | undefined, file: string, lineNo: number, field: string): number {
-  if (value === undefined || !/^\d+$/.test(value)) {
+  // mount IDs are C ints: more digits than that is not a mountinfo file
+  if (value === undefined || !/^\d{1,10}$/.test(value)) {
     throw new ParseError(file, `line ${lineNo}: field ${field}: expected an integer, got ${JSON.stringify(value ?? '')}`);
   }
   return Number(value);

@@ -56,7 +56,8 @@ export function parsePressure(text: string, file = 'pressure'): Pressure {
     for (const [key, name] of FIELDS) {
       const raw = values.get(key);
       const value = raw !== undefined && /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : Number.NaN;
-      if (Number.isNaN(value)) {
+      // a number too long for a double (Infinity) is as broken as no number
+      if (!Number.isFinite(value)) {
         throw new ParseError(file, `line ${i + 1} (${kind}): field ${key}: expected a non-negative number, got ${raw === undefined ? 'nothing' : JSON.stringify(raw)}`);
       }
       line[name] = value;

@@ -2,6 +2,8 @@
  * Minimal cursor over ASCII bytes of a /proc file, so numbers are parsed straight from the read
  * buffer without decoding the file to a string.
  */
+const MAX_DIGITS = 20;
+
 export class ByteScanner {
   pos: number;
   constructor(
@@ -37,7 +39,8 @@ export class ByteScanner {
   }
 
   /**
-   * Parses a decimal integer (optional '-') after optional blanks; NaN when there is none.
+   * Parses a decimal integer (optional '-') after optional blanks; NaN when there is none, or
+   * when it has more digits than a 64-bit value (20), which the kernel never writes.
    * Values above 2^53 lose precision, which no counter read here reaches.
    */
   int(): number {
@@ -55,7 +58,7 @@ export class ByteScanner {
       v = v * 10 + d;
       this.pos++;
     }
-    if (this.pos === start) return NaN;
+    if (this.pos === start || this.pos - start > MAX_DIGITS) return NaN;
     return neg ? -v : v;
   }
 

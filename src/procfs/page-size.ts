@@ -7,8 +7,9 @@ import { readFileSync } from 'node:fs';
  * (4 KiB on x86_64, 4/16/64 KiB on arm64), which converts stat's rss pages to bytes.
  */
 export function parseKernelPageSize(smaps: string): number | undefined {
-  const m = /^KernelPageSize:\s+(\d+) kB/m.exec(smaps);
-  return m ? Number(m[1]) * 1024 : undefined;
+  const m = /^KernelPageSize:\s+(\d{1,9}) kB/m.exec(smaps);
+  const bytes = m ? Number(m[1]) * 1024 : 0;
+  return bytes > 0 ? bytes : undefined;
 }
 
 export function basePageSize(): number {

@@ -43,7 +43,7 @@ export function parsePidCgroup(text: string): PidCgroup {
     const second = first < 0 ? -1 : raw.indexOf(':', first + 1);
     if (second < 0) continue;
     const id = raw.slice(0, first);
-    if (!/^\d+$/.test(id)) continue;
+    if (!/^\d{1,10}$/.test(id)) continue;
     let path = raw.slice(second + 1);
     if (!path.startsWith('/')) continue;
     const deleted = path.endsWith(DELETED);

@@ -79,7 +79,9 @@ export function parsePidStat(buf: Uint8Array, len: number, file = 'stat'): PidSt
   const startTime = s.int();
   const vsize = s.int();
   const rss = s.int();
-  if (Number.isNaN(rss) || Number.isNaN(pid)) throw new ParseError(file, 'fewer fields than expected');
+  // NaN anywhere (a missing or non-numeric field) makes the sum NaN: one check for all
+  const sum = pid + ppid + minflt + cminflt + majflt + cmajflt + utime + stime + cutime + cstime + numThreads + startTime + vsize + rss;
+  if (Number.isNaN(sum)) throw new ParseError(file, 'fewer fields than expected, or a field that is not a number');
   return { pid, comm, state, ppid, minflt, cminflt, majflt, cmajflt, utime, stime, cutime, cstime, numThreads, startTime, vsize, rss };
 }
 

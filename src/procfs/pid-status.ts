@@ -36,13 +36,13 @@ export function parsePidStatus(buf: Uint8Array, len: number): PidStatus {
         if (s.take(UID)) out.uid = s.int();
         break;
       case 0x56: // V
-        if (s.take(VM_SWAP)) out.vmSwapBytes = s.int() * 1024;
+        if (s.take(VM_SWAP)) out.vmSwapBytes = (s.int() || 0) * 1024;
         break;
       case 0x76: // v
-        if (s.take(VOLUNTARY)) out.voluntaryCtxSwitches = s.int();
+        if (s.take(VOLUNTARY)) out.voluntaryCtxSwitches = s.int() || 0;
         break;
       case 0x6e: // n
-        if (s.take(NONVOLUNTARY)) out.nonvoluntaryCtxSwitches = s.int();
+        if (s.take(NONVOLUNTARY)) out.nonvoluntaryCtxSwitches = s.int() || 0;
         break;
       default:
         break;

@@ -47,7 +47,7 @@ export function parseProcStat(buf: Uint8Array, len: number): ProcStat {
     }
     s.nextLine();
   }
-  if (!sawCpu || Number.isNaN(out.user + out.nice + out.system)) throw new ParseError('/proc/stat', 'no "cpu" line');
+  if (!sawCpu || Number.isNaN(out.user + out.nice + out.system + out.idle)) throw new ParseError('/proc/stat', 'no "cpu" line with user, nice, system and idle');
   if (Number.isNaN(out.bootTime)) throw new ParseError('/proc/stat', 'no "btime" line');
   return out;
 }
