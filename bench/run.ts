@@ -1,0 +1,504 @@
+/**
+ * npm run bench: procgroup-exporter side by side with prometheus-process-exporter and a C read
+ * floor (bench/floor.c), on workloads this script starts itself (bench/workload.c), with the same
+ * config. Per exporter: CPU per scrape from /proc/<pid>/stat, wall time, peak RSS, series; then a
+ * linear fit of CPU against tasks, /health latency during scrapes, and RSS over many scrapes with
+ * churn. `npm run bench -- -h` lists the options.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
+import type { ProbeData } from './health-probe.js';
+import { checkTaskHeadroom, cpuSeconds, describeMachine, type Machine, memory } from './proc.js';
+import { fmt, linearFit, type LinearFit, markdownTable, mean, percentile } from './stats.js';
+import { Exporter, Floor, freePort, killAllTargets, REPO_ROOT, stopAllTargets, type Target } from './targets.js';
+import { buildNative, CHURN_NAMES, DEFAULT_CHURN, HOLD_NAMES, killAllWorkloads, type NativeTools, parseWorkload, stopAllWorkloads, Workload, type WorkloadSpec } from './workload.js';
+
+interface Options {
+  workloads: WorkloadSpec[];
+  /** K: measured scrapes per exporter and variant */
+  scrapes: number;
+  warmupScrapes: number;
+  pauseMs: number;
+  threadVariants: boolean[];
+  theirs: string | undefined;
+  /** scrapes of ours (threads on) with the /health probe running, per workload */
+  healthScrapes: number;
+  /** 0 disables the memory check */
+  memcheckScrapes: number;
+  memcheckWorkload: WorkloadSpec;
+  outDir: string | undefined;
+}
+
+const USAGE = `usage: npm run bench -- [options]   (each also as an environment variable)
+  --workloads=LIST        comma-separated NxT[+churn] (BENCH_WORKLOADS, default 2000x1,500x20,1500x20)
+  --scrapes=K             measured scrapes per exporter and variant (BENCH_SCRAPES, default 20)
+  --pause-ms=MS           pause after each scrape (BENCH_PAUSE_MS, default 250)
+  --threads=on,off        variants to run (BENCH_THREADS, default on,off)
+  --health-scrapes=N      scrapes with the /health probe running, per workload (BENCH_HEALTH_SCRAPES, default 5)
+  --memcheck-scrapes=N    back-to-back scrapes of the RSS check, 0 = skip (BENCH_MEMCHECK_SCRAPES, default 10000)
+  --memcheck-workload=W   workload of the RSS check (BENCH_MEMCHECK_WORKLOAD, default 100x4+churn)
+  --process-exporter=PATH (BENCH_PROCESS_EXPORTER, default /usr/bin/prometheus-process-exporter; "" = skip)
+  --out=DIR               results directory, "" = do not write (BENCH_OUT, default bench/results)
+Quick run: npm run bench -- --workloads=2000x1 --scrapes=5 --memcheck-scrapes=0
+`;
+
+function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options {
+  const given = new Map<string, string>();
+  for (const arg of argv) {
+    if (arg === '-h' || arg === '--help') {
+      process.stdout.write(USAGE);
+      process.exit(0);
+    }
+    const m = /^--([a-z-]+)=(.*)$/.exec(arg);
+    if (!m) throw new Error(`unknown argument "${arg}"\n${USAGE}`);
+    given.set(m[1] as string, m[2] as string);
+  }
+  const known = ['workloads', 'scrapes', 'pause-ms', 'threads', 'health-scrapes', 'memcheck-scrapes', 'memcheck-workload', 'process-exporter', 'out'];
+  for (const key of given.keys()) if (!known.includes(key)) throw new Error(`unknown option --${key}\n${USAGE}`);
+  const get = (key: string, def: string): string => given.get(key) ?? env[`BENCH_${key.toUpperCase().replace(/-/g, '_')}`] ?? def;
+  const int = (key: string, def: number): number => {
+    const v = Number(get(key, String(def)));
+    if (!Number.isInteger(v) || v < 0) throw new Error(`--${key} wants a non-negative integer`);
+    return v;
+  };
+  const threadVariants = get('threads', 'on,off')
+    .split(',')
+    .map((v) => {
+      if (v !== 'on' && v !== 'off') throw new Error('--threads wants on, off or on,off');
+      return v === 'on';
+    });
+  const theirs = get('process-exporter', '/usr/bin/prometheus-process-exporter');
+  const out = get('out', join(REPO_ROOT, 'bench/results'));
+  const scrapes = int('scrapes', 20);
+  if (scrapes < 1) throw new Error('--scrapes must be at least 1');
+  return {
+    workloads: get('workloads', '2000x1,500x20,1500x20').split(',').filter(Boolean).map(parseWorkload),
+    scrapes,
+    warmupScrapes: 2,
+    pauseMs: int('pause-ms', 250),
+    threadVariants,
+    theirs: theirs === '' ? undefined : theirs,
+    healthScrapes: int('health-scrapes', 5),
+    memcheckScrapes: int('memcheck-scrapes', 10000),
+    memcheckWorkload: parseWorkload(get('memcheck-workload', '100x4+churn')),
+    outDir: out === '' ? undefined : out,
+  };
+}
+
+const log = (msg: string): void => {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+};
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const MB = 2 ** 20;
+
+/** One rule naming every workload process by its comm: the same file for both exporters. */
+function writeConfig(dir: string): string {
+  const names = [...HOLD_NAMES, ...CHURN_NAMES];
+  const file = join(dir, 'bench-config.yaml');
+  writeFileSync(file, `# written by bench/run.ts: one group per workload name\nprocess_names:\n  - name: "{{.Comm}}"\n    comm:\n${names.map((n) => `      - ${n}\n`).join('')}`);
+  return file;
+}
+
+interface Measurement {
+  target: string;
+  /** (utime+stime delta of the process over the K scrapes and pauses) / K */
+  cpuSecondsPerScrape: number;
+  wallMs: { mean: number; p50: number; max: number };
+  /** VmHWM after the measured scrapes (for the floor: of the C program) */
+  peakRssBytes: number;
+  series: number;
+  groupSeries: number;
+  /** CPU while not scraped, CPU seconds per second, measured over an idle window */
+  idleCpuPerSecond: number | undefined;
+}
+
+async function measure(target: Target, scrapes: number, pauseMs: number, idleCpuPerSecond: number | undefined): Promise<Measurement> {
+  const walls: number[] = [];
+  let last = { series: 0, groupSeries: 0 };
+  const cpu0 = cpuSeconds(target.pid);
+  for (let i = 0; i < scrapes; i++) {
+    const r = await target.scrape();
+    walls.push(r.wallMs);
+    last = r;
+    await sleep(pauseMs);
+  }
+  const cpu1 = cpuSeconds(target.pid);
+  return {
+    target: target.name,
+    cpuSecondsPerScrape: (cpu1 - cpu0) / scrapes,
+    wallMs: { mean: mean(walls), p50: percentile(walls, 50), max: Math.max(...walls) },
+    peakRssBytes: memory(target.pid).peakRss,
+    series: last.series,
+    groupSeries: last.groupSeries,
+    idleCpuPerSecond,
+  };
+}
+
+/** CPU seconds per second each target spends while nobody scrapes it. */
+async function idleCpu(targets: readonly Target[], windowMs: number): Promise<number[]> {
+  const before = targets.map((t) => cpuSeconds(t.pid));
+  await sleep(windowMs);
+  return targets.map((t, i) => (cpuSeconds(t.pid) - (before[i] as number)) / (windowMs / 1000));
+}
+
+interface HealthResult {
+  scrapes: number;
+  probes: number;
+  failures: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+/** Scrapes `exporter` while a worker thread GETs /health every 5 ms. */
+async function healthDuringScrapes(exporter: Exporter, scrapes: number, pauseMs: number): Promise<HealthResult> {
+  const data: ProbeData = { url: exporter.url, intervalMs: 5 };
+  const worker = new Worker(new URL('./health-probe.js', import.meta.url), { workerData: data });
+  const done = new Promise<{ latencies: number[]; failures: number }>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  await sleep(200);
+  for (let i = 0; i < scrapes; i++) {
+    await exporter.scrape();
+    await sleep(pauseMs);
+  }
+  worker.postMessage('stop');
+  const { latencies, failures } = await done;
+  await worker.terminate();
+  return { scrapes, probes: latencies.length, failures, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: Math.max(...latencies) };
+}
+
+interface VariantResult {
+  threads: boolean;
+  /** tasks the floor read (threads on) or processes (threads off), on the whole host */
+  tasksRead: number;
+  ours: Measurement;
+  theirs: Measurement | undefined;
+  floor: Measurement;
+  oursOverTheirs: number | undefined;
+  oursOverFloor: number;
+  health: HealthResult | undefined;
+}
+
+interface WorkloadResult {
+  workload: string;
+  processes: number;
+  threadsPerProcess: number;
+  churn: boolean;
+  /** all tasks on the host while measuring (workload plus everything else) */
+  hostTasks: number;
+  variants: VariantResult[];
+}
+
+interface Context {
+  opts: Options;
+  tools: NativeTools;
+  config: string;
+  tmp: string;
+}
+
+function oursArgs(ctx: Context, port: number, threads: boolean): string[] {
+  return [join(REPO_ROOT, 'dist/src/cli/main.js'), 'serve', '-config.path', ctx.config, '-web.listen-address', `127.0.0.1:${port}`, '-collect.min-interval', '0s', `-threads=${threads}`];
+}
+
+async function startOurs(ctx: Context, threads: boolean, name: string): Promise<Exporter> {
+  const port = await freePort();
+  return Exporter.start({ name, command: process.execPath, args: oursArgs(ctx, port, threads), port, logDir: ctx.tmp });
+}
+
+async function runVariant(ctx: Context, spec: WorkloadSpec, threads: boolean): Promise<VariantResult> {
+  const { opts } = ctx;
+  const t = threads ? 'on' : 'off';
+  const started: Target[] = [];
+  try {
+    const ours = await startOurs(ctx, threads, `ours-threads-${t}`);
+    started.push(ours);
+    let theirs: Exporter | undefined;
+    if (opts.theirs) {
+      const port = await freePort();
+      const args = ['-config.path', ctx.config, '-web.listen-address', `127.0.0.1:${port}`, `-threads=${threads}`];
+      theirs = await Exporter.start({ name: `process-exporter-threads-${t}`, command: opts.theirs, args, port, logDir: ctx.tmp });
+      started.push(theirs);
+    }
+    const floor = Floor.start(`floor-threads-${t}`, ctx.tools.floor, threads);
+    started.push(floor);
+    for (const target of started) for (let i = 0; i < opts.warmupScrapes; i++) await target.scrape();
+
+    const exporters = theirs ? [ours, theirs] : [ours];
+    const idle = await idleCpu(exporters, 3000);
+    log(`${spec.label} threads ${t}: measuring ${opts.scrapes} scrapes each`);
+    const oursM = await measure(ours, opts.scrapes, opts.pauseMs, idle[0]);
+    const theirsM = theirs ? await measure(theirs, opts.scrapes, opts.pauseMs, idle[1]) : undefined;
+    const floorM = await measure(floor, opts.scrapes, opts.pauseMs, undefined);
+    const health = opts.healthScrapes > 0 ? await healthDuringScrapes(ours, opts.healthScrapes, opts.pauseMs) : undefined;
+    const result: VariantResult = {
+      threads,
+      tasksRead: floor.tasks,
+      ours: oursM,
+      theirs: theirsM,
+      floor: floorM,
+      oursOverTheirs: theirsM ? oursM.cpuSecondsPerScrape / theirsM.cpuSecondsPerScrape : undefined,
+      oursOverFloor: oursM.cpuSecondsPerScrape / floorM.cpuSecondsPerScrape,
+      health,
+    };
+    log(
+      `${spec.label} threads ${t}: CPU/scrape ours ${fmt(oursM.cpuSecondsPerScrape)} s, process-exporter ${fmt(theirsM?.cpuSecondsPerScrape)} s, ` +
+        `floor ${fmt(floorM.cpuSecondsPerScrape)} s; ours/theirs ${fmt(result.oursOverTheirs)}, ours/floor ${fmt(result.oursOverFloor, 2)}` +
+        (health ? `; /health max ${fmt(health.maxMs, 1)} ms` : ''),
+    );
+    return result;
+  } finally {
+    for (const target of started) await target.stop();
+  }
+}
+
+async function runWorkload(ctx: Context, spec: WorkloadSpec): Promise<WorkloadResult> {
+  checkTaskHeadroom(spec.processes * spec.threads + (spec.churn ? 1000 : 0));
+  log(`${spec.label}: starting ${spec.processes} processes x ${spec.threads} threads${spec.churn ? ' + churn' : ''}`);
+  const workload = await Workload.start(ctx.tools, spec);
+  try {
+    await sleep(1000);
+    const variants: VariantResult[] = [];
+    for (const threads of ctx.opts.threadVariants) variants.push(await runVariant(ctx, spec, threads));
+    const withThreads = variants.find((v) => v.threads);
+    return {
+      workload: spec.label,
+      processes: spec.processes,
+      threadsPerProcess: spec.threads,
+      churn: spec.churn,
+      hostTasks: withThreads?.tasksRead ?? -1,
+      variants,
+    };
+  } finally {
+    await workload.stop();
+  }
+}
+
+interface MemSample {
+  scrape: number;
+  elapsedSeconds: number;
+  rssBytes: number;
+  trackedProcesses: number;
+}
+
+interface MemcheckResult {
+  workload: string;
+  scrapes: number;
+  churnPerSecond: number;
+  processesStarted: number;
+  samples: MemSample[];
+  startRssBytes: number;
+  middleRssBytes: number;
+  endRssBytes: number;
+  peakRssBytes: number;
+  /** RSS growth over the second half, bytes */
+  secondHalfGrowthBytes: number;
+  bounded: boolean;
+}
+
+/** Growth over the second half of the scrapes that still counts as "does not grow". */
+const MEMCHECK_TOLERANCE_BYTES = 5 * MB;
+
+async function runMemcheck(ctx: Context): Promise<MemcheckResult> {
+  const spec = ctx.opts.memcheckWorkload;
+  const total = ctx.opts.memcheckScrapes;
+  checkTaskHeadroom(spec.processes * spec.threads + (spec.churn ? 1000 : 0));
+  log(`memcheck: ${total} back-to-back scrapes, workload ${spec.label}`);
+  const workload = await Workload.start(ctx.tools, spec);
+  let ours: Exporter | undefined;
+  try {
+    ours = await startOurs(ctx, true, 'ours-memcheck');
+    for (let i = 0; i < 100; i++) await ours.scrape(); // warm-up: JIT, first heap growth
+    const samples: MemSample[] = [];
+    const every = Math.max(1, Math.floor(total / 20));
+    const t0 = performance.now();
+    for (let i = 1; i <= total; i++) {
+      const r = await ours.scrape();
+      if (i === 1 || i % every === 0 || i === total) {
+        const tracked = /^procgroup_exporter_processes\{state="tracked"\} (\d+)/m.exec(r.body);
+        samples.push({ scrape: i, elapsedSeconds: (performance.now() - t0) / 1000, rssBytes: memory(ours.pid).rss, trackedProcesses: Number(tracked?.[1] ?? NaN) });
+      }
+    }
+    const elapsed = (performance.now() - t0) / 1000;
+    const at = (n: number): MemSample => samples.reduce((best, s) => (Math.abs(s.scrape - n) < Math.abs(best.scrape - n) ? s : best));
+    const start = at(1);
+    const middle = at(total / 2);
+    const end = at(total);
+    const growth = end.rssBytes - middle.rssBytes;
+    return {
+      workload: spec.label,
+      scrapes: total,
+      churnPerSecond: spec.churn ? DEFAULT_CHURN.perSecond : 0,
+      processesStarted: spec.churn ? Math.round(DEFAULT_CHURN.perSecond * elapsed) : 0,
+      samples,
+      startRssBytes: start.rssBytes,
+      middleRssBytes: middle.rssBytes,
+      endRssBytes: end.rssBytes,
+      peakRssBytes: memory(ours.pid).peakRss,
+      secondHalfGrowthBytes: growth,
+      bounded: growth <= MEMCHECK_TOLERANCE_BYTES,
+    };
+  } finally {
+    await ours?.stop();
+    await workload.stop();
+  }
+}
+
+interface Fits {
+  /** CPU seconds per scrape against host tasks, threads on, workloads without churn */
+  ours: LinearFit | undefined;
+  theirs: LinearFit | undefined;
+  floor: LinearFit | undefined;
+}
+
+function fitCosts(results: readonly WorkloadResult[]): Fits {
+  const on = results.filter((r) => !r.churn).flatMap((r) => r.variants.filter((v) => v.threads).map((v) => ({ tasks: v.tasksRead, v })));
+  const fit = (pick: (v: VariantResult) => Measurement | undefined): LinearFit | undefined => {
+    const points = on.flatMap(({ tasks, v }) => {
+      const m = pick(v);
+      return m ? [[tasks, m.cpuSecondsPerScrape] as const] : [];
+    });
+    return linearFit(points);
+  };
+  return { ours: fit((v) => v.ours), theirs: fit((v) => v.theirs), floor: fit((v) => v.floor) };
+}
+
+function report(machine: Machine, theirsVersion: string | undefined, opts: Options, results: readonly WorkloadResult[], fits: Fits, memcheck: MemcheckResult | undefined): string {
+  const mb = (b: number | undefined): string => (b === undefined ? '–' : (b / MB).toFixed(0));
+  const rows = results.flatMap((r) =>
+    r.variants.map((v) => [
+      r.workload,
+      String(v.tasksRead),
+      v.threads ? 'on' : 'off',
+      fmt(v.ours.cpuSecondsPerScrape),
+      fmt(v.theirs?.cpuSecondsPerScrape),
+      fmt(v.floor.cpuSecondsPerScrape),
+      fmt(v.oursOverTheirs),
+      fmt(v.oursOverFloor, 2),
+      fmt(v.ours.wallMs.mean, 0),
+      fmt(v.theirs?.wallMs.mean, 0),
+      mb(v.ours.peakRssBytes),
+      mb(v.theirs?.peakRssBytes),
+      String(v.ours.series),
+      v.theirs ? String(v.theirs.series) : '–',
+    ]),
+  );
+  const main = markdownTable(
+    ['workload', 'tasks', 'threads', 'CPU/scrape ours (s)', 'process-exporter (s)', 'C floor (s)', 'ours/theirs', 'ours/floor', 'wall ours (ms)', 'wall theirs (ms)', 'peak RSS ours (MB)', 'theirs (MB)', 'series ours', 'theirs'],
+    rows,
+  );
+  const fitRow = (name: string, f: LinearFit | undefined): string[] => [name, fmt(f ? f.slope * 1e6 : undefined, 2), fmt(f ? f.intercept * 1e3 : undefined, 1), fmt(f?.r2, 4)];
+  const fitTable = markdownTable(['CPU per scrape vs tasks (threads on)', 'µs per task', 'intercept (ms)', 'R²'], [
+    fitRow('procgroup-exporter', fits.ours),
+    fitRow('process-exporter', fits.theirs),
+    fitRow('C read floor', fits.floor),
+  ]);
+  const health = results.flatMap((r) =>
+    r.variants.filter((v) => v.health).map((v) => [r.workload, String(v.tasksRead), v.threads ? 'on' : 'off', String(v.health!.scrapes), String(v.health!.probes), fmt(v.health!.p50Ms, 1), fmt(v.health!.p99Ms, 1), fmt(v.health!.maxMs, 1)]),
+  );
+  const healthTable = markdownTable(['workload', 'tasks', 'threads', 'scrapes', '/health probes', 'p50 (ms)', 'p99 (ms)', 'max (ms)'], health);
+  const mem = memcheck
+    ? markdownTable(['workload', 'scrapes', 'processes started', 'RSS after 1 (MB)', `after ${memcheck.scrapes / 2} (MB)`, `after ${memcheck.scrapes} (MB)`, 'peak (MB)', 'bounded'], [
+        [memcheck.workload, String(memcheck.scrapes), String(memcheck.processesStarted), mb(memcheck.startRssBytes), mb(memcheck.middleRssBytes), mb(memcheck.endRssBytes), mb(memcheck.peakRssBytes), memcheck.bounded ? 'yes' : 'NO'],
+      ])
+    : '(memory check skipped)';
+  const machineLine =
+    `${machine.cpuModel}, ${machine.cpus} CPUs${machine.virtualization ? ` (${machine.virtualization})` : ''}, ${machine.memoryGiB} GiB, ` +
+    `Linux ${machine.kernel}, Node ${machine.node}, process-exporter ${theirsVersion ?? 'not run'}; ` +
+    `K=${opts.scrapes} scrapes per exporter, ${opts.pauseMs} ms pause`;
+  return [`Machine: ${machineLine}`, '', main, '', fitTable, '', '/health latency while ours (threads on) is scraped:', '', healthTable, '', 'RSS with churn:', '', mem, ''].join('\n');
+}
+
+function goals(results: readonly WorkloadResult[], memcheck: MemcheckResult | undefined): string[] {
+  const lines: string[] = [];
+  const v = (label: string, threads: boolean): VariantResult | undefined => results.find((r) => r.workload === label)?.variants.find((x) => x.threads === threads);
+  const mark = (ok: boolean): string => (ok ? 'met' : 'NOT met');
+  for (const threads of [true, false]) {
+    const a = v('500x20', threads);
+    if (a?.oursOverTheirs !== undefined) lines.push(`500x20 threads ${threads ? 'on' : 'off'}: ours/theirs ${fmt(a.oursOverTheirs)} <= 0.125: ${mark(a.oursOverTheirs <= 0.125)}`);
+    if (a) lines.push(`500x20 threads ${threads ? 'on' : 'off'}: ours/floor ${fmt(a.oursOverFloor, 2)} <= 1.5: ${mark(a.oursOverFloor <= 1.5)}`);
+    const b = v('2000x1', threads);
+    if (b?.oursOverTheirs !== undefined) lines.push(`2000x1 threads ${threads ? 'on' : 'off'}: ours/theirs ${fmt(b.oursOverTheirs)} <= 0.125: ${mark(b.oursOverTheirs <= 0.125)}`);
+  }
+  const big = v('1500x20', true);
+  if (big) {
+    lines.push(`1500x20: peak RSS ${(big.ours.peakRssBytes / MB).toFixed(0)} MB < 120 MB: ${mark(big.ours.peakRssBytes < 120 * MB)}`);
+    if (big.health) lines.push(`1500x20: /health max ${fmt(big.health.maxMs, 1)} ms < 50 ms: ${mark(big.health.maxMs < 50)}`);
+  }
+  if (memcheck) lines.push(`RSS over ${memcheck.scrapes} scrapes with churn: +${((memcheck.secondHalfGrowthBytes) / MB).toFixed(1)} MB in the second half: ${mark(memcheck.bounded)}`);
+  return lines;
+}
+
+function theirsVersion(path: string | undefined): string | undefined {
+  if (!path) return undefined;
+  try {
+    const out = execFileSync(path, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return /revision: (\S+)\)/.exec(out)?.[1] ?? out.split('\n')[0]?.trim();
+  } catch (err) {
+    const e = err as { stderr?: string };
+    return /revision: (\S+)\)/.exec(e.stderr ?? '')?.[1];
+  }
+}
+
+async function main(): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2), process.env);
+  if (opts.theirs && !existsSync(opts.theirs)) {
+    log(`${opts.theirs} not found: measuring without process-exporter`);
+    opts.theirs = undefined;
+  }
+  const tmp = mkdtempSync(join(tmpdir(), 'procgroup-bench-'));
+  let ok = false;
+  try {
+    const tools = buildNative(tmp);
+    const ctx: Context = { opts, tools, config: writeConfig(tmp), tmp };
+    const machine = describeMachine();
+    const version = theirsVersion(opts.theirs);
+    const results: WorkloadResult[] = [];
+    for (const spec of opts.workloads) results.push(await runWorkload(ctx, spec));
+    const memcheck = opts.memcheckScrapes > 0 ? await runMemcheck(ctx) : undefined;
+    const fits = fitCosts(results);
+    const table = report(machine, version, opts, results, fits, memcheck);
+    const goalLines = goals(results, memcheck);
+    process.stdout.write(`\n${table}\nGoals (issue 4):\n${goalLines.map((l) => `- ${l}`).join('\n')}\n`);
+
+    if (opts.outDir) {
+      mkdirSync(opts.outDir, { recursive: true });
+      const date = new Date().toISOString().slice(0, 10);
+      const common = { date: new Date().toISOString(), machine, processExporter: version, options: { ...opts, workloads: opts.workloads.map((w) => w.label), memcheckWorkload: opts.memcheckWorkload.label } };
+      for (const r of results) writeFileSync(join(opts.outDir, `${date}-${r.workload}.json`), `${JSON.stringify({ ...common, ...r }, null, 2)}\n`);
+      if (memcheck) writeFileSync(join(opts.outDir, `${date}-memcheck.json`), `${JSON.stringify({ ...common, ...memcheck }, null, 2)}\n`);
+      writeFileSync(join(opts.outDir, `${date}-summary.json`), `${JSON.stringify({ ...common, fits, goals: goalLines, table }, null, 2)}\n`);
+      log(`results written to ${opts.outDir}/${date}-*.json`);
+    }
+    ok = true;
+  } finally {
+    await stopAllTargets();
+    await stopAllWorkloads();
+    if (ok) rmSync(tmp, { recursive: true, force: true });
+    else log(`logs kept in ${tmp}`);
+  }
+}
+
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (interrupted) process.exit(130); // second Ctrl-C: the exit handler kills what is left
+    interrupted = true;
+    log(`${signal}: stopping workloads and exporters`);
+    void Promise.all([stopAllTargets(), stopAllWorkloads()]).finally(() => process.exit(130));
+  });
+}
+process.on('exit', () => {
+  killAllTargets();
+  killAllWorkloads();
+});
+
+main().catch((err: unknown) => {
+  log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exitCode = 1;
+});
