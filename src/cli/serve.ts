@@ -73,6 +73,8 @@ export async function run(argv: string[]): Promise<number> {
       return message;
     }
   };
+  // before the slow steps (listen, baseline walk): SIGHUP's default action would end the process
+  process.on('SIGHUP', () => void reload());
 
   const app = createApp({
     telemetryPath: flags['web.telemetry-path'],
@@ -99,7 +101,6 @@ export async function run(argv: string[]): Promise<number> {
   log.info('listening', { address: flags['web.listen-address'], config: grouping.configFile ?? 'legacy flags', version });
   await pipeline.collection.collect(); // baseline cycle, so the first scrape already has increments
 
-  process.on('SIGHUP', () => void reload());
   return new Promise<number>((resolve) => {
     const stop = (signal: string): void => {
       void shutdown(signal, server, () => pipeline, log).then(() => resolve(0));

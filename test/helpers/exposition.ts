@@ -61,8 +61,9 @@ export function parseExposition(text: string): Exposition {
     }
     if (line[pos] !== ' ') throw new Error(`line ${i + 1}: no value: ${JSON.stringify(line)}`);
     const [raw] = line.slice(pos + 1).split(' ');
-    const value = raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : Number(raw);
-    if (raw === undefined || (Number.isNaN(value) && raw !== 'NaN')) throw new Error(`line ${i + 1}: bad value ${String(raw)}`);
+    // Go's ParseFloat, which Prometheus uses, reads NaN in any case (prom-client writes "Nan")
+    const value = raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : /^nan$/i.test(raw ?? '') ? NaN : Number(raw);
+    if (raw === undefined || (Number.isNaN(value) && !/^nan$/i.test(raw))) throw new Error(`line ${i + 1}: bad value ${String(raw)} in ${JSON.stringify(lines.slice(Math.max(0, i - 3), i + 1))}`);
     samples.push({ name, labels, value });
   });
   return { samples, types };
