@@ -8,13 +8,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { findExecutable } from '../../src/kube/kubectl.js';
 import { dashboardQueries } from '../helpers/dashboard.js';
-import { freePort, scrape } from '../helpers/namespace.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const prometheusBin = findExecutable('prometheus');
@@ -42,6 +42,14 @@ function start(name: string, file: string, args: string[]): ChildProcess {
   child.stderr?.on('data', keep);
   started.push(child);
   return child;
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => server.listen(0, '127.0.0.1', resolve).once('error', reject));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 function logTail(): string {
@@ -146,7 +154,7 @@ before(async () => {
     '-collect.min-interval=0',
     '-collector.psi',
   ]);
-  await scrape(`${exporterUrl}/health`);
+  await waitFor('the exporter to answer /health', 30_000, async () => ((await fetch(`${exporterUrl}/health`)).ok ? true : undefined));
 
   const promPort = await freePort();
   promUrl = `http://127.0.0.1:${promPort}`;
@@ -242,7 +250,7 @@ test(`namedprocess_namegroup_cpu_rate of the workload's group is within ${TOLERA
 });
 
 test('the host sums and every Grafana dashboard query work against the live server', { skip }, async () => {
-  const metrics = await scrape(`${exporterUrl}/metrics`);
+  const metrics = await (await fetch(`${exporterUrl}/metrics`)).text();
   const hasPsi = /^namedprocess_namegroup_pressure_waiting_seconds_total\{/m.test(metrics);
   const [nonPod] = await query('instance:namedprocess_nonpod_cpu:rate5m');
   const [pod] = await query('instance:namedprocess_pod_cpu:rate5m');
