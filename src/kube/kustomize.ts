@@ -17,7 +17,7 @@ export interface KustomizeInputs {
   readFile(file: string): string;
 }
 
-export const FILE_INPUTS: KustomizeInputs = { readFile: (file) => readFileSync(file, 'utf8') };
+const FILE_INPUTS: KustomizeInputs = { readFile: (file) => readFileSync(file, 'utf8') };
 
 const KUSTOMIZATION_FIELDS = new Set([
   'apiVersion', 'kind', 'namespace', 'resources', 'configMapGenerator', 'generatorOptions', 'images', 'patches',
@@ -30,7 +30,7 @@ const CLUSTER_SCOPED = new Set([
   'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration',
 ]);
 
-export function isClusterScoped(kind: string): boolean {
+function isClusterScoped(kind: string): boolean {
   return CLUSTER_SCOPED.has(kind);
 }
 
@@ -47,8 +47,12 @@ export function buildKustomization(dir: string, inputs: KustomizeInputs = FILE_I
     manifests.push(...(isDirectory(p) ? buildKustomization(p, inputs) : parseManifests(inputs.readFile(p), p)));
   }
 
+  const options = k['generatorOptions'] ?? {};
+  if (!isObject(options) || Object.keys(options).some((key) => key !== 'disableNameSuffixHash')) {
+    throw manifestError(file, 'generatorOptions: only disableNameSuffixHash is supported by the built-in renderer');
+  }
   const renamed = new Map<string, string>();
-  const hashNames = !(isObject(k['generatorOptions']) && k['generatorOptions']['disableNameSuffixHash'] === true);
+  const hashNames = options['disableNameSuffixHash'] !== true;
   for (const [i, gen] of objectList(k, 'configMapGenerator', file).entries()) {
     const cm = generateConfigMap(gen, dir, inputs, `${file}: configMapGenerator[${i}]`);
     if (hashNames) {

@@ -107,6 +107,8 @@ test('kustomization fields the renderer does not implement are errors naming fil
     assert.throws(() => buildKustomization(dir), (err: Error) => err.message === `${path.join(dir, 'kustomization.yaml')}: namePrefix: not supported by the built-in renderer`);
     writeFileSync(path.join(dir, 'kustomization.yaml'), 'patches:\n  - path: p.yaml\n    target: {kind: Pod}\n');
     assert.throws(() => buildKustomization(dir), /patches\[0\]: only \{ path: FILE \} strategic merge patches are supported/);
+    writeFileSync(path.join(dir, 'kustomization.yaml'), 'generatorOptions:\n  labels: {a: b}\n');
+    assert.throws(() => buildKustomization(dir), /generatorOptions: only disableNameSuffixHash is supported/);
   });
 });
 
