@@ -83,6 +83,7 @@ export async function run(argv: string[]): Promise<number> {
       await current.collection.collect();
       return (await current.registry.metrics()) + (await base.registry.metrics());
     },
+    psi: () => pipeline.psi?.report(),
     reload,
     log,
     version,

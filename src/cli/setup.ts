@@ -3,6 +3,7 @@ import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { ContainerNameResolver, DEFAULT_CONTAINER_DIRS } from '../cgroup/container-names.js';
 import type { Collector } from '../collectors/collector.js';
 import { Collection } from '../collectors/collection.js';
+import { PsiCollector } from '../collectors/psi.js';
 import { GroupCollector } from '../collectors/group.js';
 import { HostCollector } from '../collectors/host.js';
 import { ScrapeCollector } from '../collectors/scrape.js';
@@ -16,7 +17,7 @@ import { defaultConfigPath, version } from '../package-info.js';
 import { basePageSize } from '../procfs/page-size.js';
 import { Tracker } from '../tracker/tracker.js';
 import type { EXPORTER_FLAGS } from './exporter-flags.js';
-import type { FlagValues } from './flags.js';
+import { FlagError, type FlagValues } from './flags.js';
 
 export type ExporterFlags = FlagValues<typeof EXPORTER_FLAGS>;
 
@@ -29,7 +30,8 @@ export interface GroupingSource {
 
 export function groupingSource(flags: ExporterFlags): GroupingSource {
   const legacy = flags.procnames !== '' || flags.namemapping !== '';
-  if (flags['config.path'] === '' && legacy) {
+  if (flags['config.path'] !== '' && legacy) throw new FlagError('-config.path cannot be used with -namemapping or -procnames');
+  if (legacy) {
     const procnames = flags.procnames === '' ? [] : flags.procnames.split(',');
     return { configFile: undefined, load: () => ({ matcher: legacyMatcher({ procnames, namemapping: flags.namemapping }), config: undefined }) };
   }
@@ -48,6 +50,8 @@ export interface Pipeline {
   collection: Collection;
   registry: Registry;
   config: LoadedConfig | undefined;
+  /** present when the PSI collector is enabled (flag or config), for /psi */
+  psi: PsiCollector | undefined;
 }
 
 const pageSize = basePageSize();
@@ -82,8 +86,23 @@ export function buildPipeline(flags: ExporterFlags, grouping: ReturnType<Groupin
     new ScrapeCollector(),
   ];
   if (flags.threads) collectors.push(new ThreadCollector({ labelNames: matcher.labelNames, details: flags['threads.details'] }));
+  let psi: PsiCollector | undefined;
+  if (flags['collector.psi'] || config?.psi.enabled) {
+    psi = new PsiCollector({
+      enabled: true,
+      averages: flags['collector.psi.averages'] || (config?.psi.averages ?? false),
+      procfsRoot: flags.procfs,
+      // '/' means "not in a container": the exporter's own mount table is the host's
+      rootfs: flags['path.rootfs'] === '/' ? undefined : flags['path.rootfs'],
+      cgroup2Root: flags['path.cgroup2'] || undefined,
+      groupLabelNames: matcher.labelNames,
+      resolveContainer: (cgroupPath) => containers.resolve(cgroupPath),
+      log,
+    });
+    collectors.push(psi);
+  }
   const collection = new Collection({ tracker, grouper, collectors, registry, minIntervalMs: flags['collect.min-interval'], log });
-  return { collection, registry, config };
+  return { collection, registry, config, psi };
 }
 
 /** Metrics that outlive pipelines: the exporter's own process, build info, reload status. */

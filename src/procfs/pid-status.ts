@@ -15,6 +15,8 @@ import { GONE, type ProcReader } from './proc-reader.js';
 export interface PidStatus {
   /** real uid; -1 when the line is missing */
   uid: number;
+  /** effective uid (what process-exporter's .Username names); -1 when missing */
+  euid: number;
   /** bytes; 0 when absent */
   vmSwapBytes: number;
   voluntaryCtxSwitches: number;
@@ -27,13 +29,16 @@ const VOLUNTARY = ascii('voluntary_ctxt_switches:');
 const NONVOLUNTARY = ascii('nonvoluntary_ctxt_switches:');
 
 export function parsePidStatus(buf: Uint8Array, len: number): PidStatus {
-  const out: PidStatus = { uid: -1, vmSwapBytes: 0, voluntaryCtxSwitches: 0, nonvoluntaryCtxSwitches: 0 };
+  const out: PidStatus = { uid: -1, euid: -1, vmSwapBytes: 0, voluntaryCtxSwitches: 0, nonvoluntaryCtxSwitches: 0 };
   const s = new ByteScanner(buf, len);
   while (!s.done) {
     // dispatch on the first byte: most lines are skipped after one comparison
     switch (buf[s.pos]) {
       case 0x55: // U
-        if (s.take(UID)) out.uid = s.int();
+        if (s.take(UID)) {
+          out.uid = s.int();
+          out.euid = s.int();
+        }
         break;
       case 0x56: // V
         if (s.take(VM_SWAP)) out.vmSwapBytes = (s.int() || 0) * 1024;
@@ -50,6 +55,7 @@ export function parsePidStatus(buf: Uint8Array, len: number): PidStatus {
     s.nextLine();
   }
   if (Number.isNaN(out.uid)) out.uid = -1;
+  if (Number.isNaN(out.euid)) out.euid = -1;
   return out;
 }
 

@@ -12,7 +12,7 @@ export interface AppOptions {
   telemetryPath: string;
   /** Prometheus text exposition of the current cycle */
   metrics: () => Promise<string>;
-  /** JSON for /psi; absent when the PSI collector is off */
+  /** JSON for /psi; absent, or returning undefined, while the PSI collector is off */
   psi?: () => unknown;
   /** POST /-/reload; resolves with an error message when the new config was rejected */
   reload?: () => Promise<string | undefined>;
@@ -80,12 +80,16 @@ export function createApp(opts: AppOptions): Koa {
     ctx.body = { status: 'ok' };
   });
 
-  if (opts.psi) {
-    const psi = opts.psi;
-    router.get('/psi', (ctx) => {
-      ctx.body = psi();
-    });
-  }
+  router.get('/psi', (ctx) => {
+    const report = opts.psi?.();
+    if (report === undefined) {
+      ctx.status = 404;
+      ctx.type = 'text/plain';
+      ctx.body = 'the PSI collector is not enabled (-collector.psi, or psi: {enabled: true} in the config)\n';
+      return;
+    }
+    ctx.body = report;
+  });
 
   if (opts.reload) {
     const reload = opts.reload;
@@ -100,7 +104,7 @@ export function createApp(opts: AppOptions): Koa {
 
   router.get('/', (ctx) => {
     ctx.type = 'text/html';
-    const links = [[opts.telemetryPath, 'Metrics'], ['/health', 'Health'], ...(opts.psi ? [['/psi', 'Pressure (PSI) as JSON']] : [])];
+    const links = [[opts.telemetryPath, 'Metrics'], ['/health', 'Health'], ['/psi', 'Pressure (PSI) as JSON']];
     ctx.body = `<!doctype html><html><head><title>procgroup-exporter</title></head><body>
 <h1>procgroup-exporter ${escapeHtml(opts.version)}</h1>
 <p>Per-group process metrics, a drop-in replacement for process-exporter.</p>

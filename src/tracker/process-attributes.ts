@@ -51,7 +51,8 @@ export class LazyProcessAttributes implements ProcessAttributes {
 
   username(): string {
     if (this.usernameCache === undefined) {
-      const uid = readPidStatus(this.src.reader, this.path('status'))?.uid ?? -1;
+      // effective uid, as process-exporter's .Username
+      const uid = readPidStatus(this.src.reader, this.path('status'))?.euid ?? -1;
       this.usernameCache = uid < 0 ? '' : this.src.userNames.name(uid);
     }
     return this.usernameCache;
@@ -80,9 +81,18 @@ export class LazyProcessAttributes implements ProcessAttributes {
 
   container(): ContainerIdentity | undefined {
     if (this.containerCache === undefined) {
-      const path = this.cgroupPath();
       const resolve = this.src.resolveContainer;
-      this.containerCache = { value: path !== undefined && resolve ? resolve(path) : undefined };
+      let value: ContainerIdentity | undefined;
+      if (resolve) {
+        // the v2 path first; on a v1-only node (older OpenShift) the v1 hierarchies carry the same kubepods path
+        const v2 = this.cgroupPath();
+        value = v2 !== undefined ? resolve(v2) : undefined;
+        for (const path of this.cgroups()) {
+          if (value) break;
+          value = resolve(path);
+        }
+      }
+      this.containerCache = { value };
     }
     return this.containerCache.value;
   }

@@ -25,7 +25,7 @@ test('kernel threads and zombies have no VmSwap line', () => {
 
 test('values are taken from their own lines only; unknown lines ignored', () => {
   const s = parse(Buffer.from('Name:\tvoluntary_ctxt_switches: 9\nUid:\t1000\t0\t0\t0\nFoo:\t7\nVmSwap:\t      12 kB\nvoluntary_ctxt_switches:\t3\nnonvoluntary_ctxt_switches:\t4\n'));
-  assert.deepEqual(s, { uid: 1000, vmSwapBytes: 12 * 1024, voluntaryCtxSwitches: 3, nonvoluntaryCtxSwitches: 4 });
+  assert.deepEqual(s, { uid: 1000, euid: 0, vmSwapBytes: 12 * 1024, voluntaryCtxSwitches: 3, nonvoluntaryCtxSwitches: 4 });
 });
 
 test('missing Uid line reads as -1', () => {
