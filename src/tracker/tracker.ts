@@ -48,6 +48,8 @@ export interface TrackerResult {
 
 interface ThreadState {
   startTime: number;
+  /** <procfs>/<pid>/task/<tid>/stat, built once per thread */
+  statPath: string;
   seen: number;
   utime: number;
   stime: number;
@@ -503,14 +505,38 @@ export class Tracker {
       out.push(t);
     } else {
       const taskDir = `${this.reader.root}/${st.pid}/task`;
-      const tids = this.partial('task', () => this.reader.listIds(taskDir)) ?? [];
-      for (const tid of tids) {
-        const tstat = this.readStat(`${taskDir}/${tid}/stat`);
-        if (!tstat) continue;
-        const t = this.threadDelta(st, tid, tstat, cycle, credit, this.opts.threadDetails ? `${taskDir}/${tid}` : undefined);
-        threadUser += t.cpuUser;
-        threadSystem += t.cpuSystem;
-        out.push(t);
+      const detailDir = (tid: number): string | undefined => (this.opts.threadDetails ? `${taskDir}/${tid}` : undefined);
+      // task/ is listed only when the thread set may have changed. The same count as last cycle
+      // with every known thread still there (same start time) is the same set; a thread started
+      // after the count was read is found next cycle, like one started after a listing.
+      let listed = st.threads.size !== stat.numThreads;
+      let failedTid = -1;
+      if (!listed) {
+        for (const [tid, ts] of st.threads) {
+          const tstat = this.readStat(ts.statPath);
+          if (!tstat || tstat.startTime !== ts.startTime) {
+            if (!tstat) failedTid = tid; // gone, or an error already counted: not read again
+            listed = true;
+            break;
+          }
+          const t = this.threadDelta(st, tid, tstat, cycle, credit, detailDir(tid));
+          threadUser += t.cpuUser;
+          threadSystem += t.cpuSystem;
+          out.push(t);
+        }
+      }
+      if (listed) {
+        const tids = this.partial('task', () => this.reader.listIds(taskDir)) ?? [];
+        for (const tid of tids) {
+          const known = st.threads.get(tid);
+          if (known?.seen === cycle || tid === failedTid) continue;
+          const tstat = this.readStat(known?.statPath ?? `${taskDir}/${tid}/stat`);
+          if (!tstat) continue;
+          const t = this.threadDelta(st, tid, tstat, cycle, credit, detailDir(tid));
+          threadUser += t.cpuUser;
+          threadSystem += t.cpuSystem;
+          out.push(t);
+        }
       }
     }
     for (const [tid, ts] of st.threads) {
@@ -536,7 +562,8 @@ export class Tracker {
     let ts = st.threads.get(tid);
     const isNew = !ts || ts.startTime !== tstat.startTime;
     if (!ts || isNew) {
-      ts = { startTime: tstat.startTime, seen: cycle, utime: 0, stime: 0, minflt: 0, majflt: 0, readBytes: 0, writeBytes: 0, vol: 0, nonvol: 0, update: zeroThreadUpdate(tstat.comm, 1) };
+      const statPath = ts?.statPath ?? `${this.reader.root}/${st.pid}/task/${tid}/stat`;
+      ts = { startTime: tstat.startTime, statPath, seen: cycle, utime: 0, stime: 0, minflt: 0, majflt: 0, readBytes: 0, writeBytes: 0, vol: 0, nonvol: 0, update: zeroThreadUpdate(tstat.comm, 1) };
       st.threads.set(tid, ts);
     }
     ts.seen = cycle;
