@@ -1,0 +1,520 @@
+/**
+ * perf collector: hardware, software and cache event counts per group through perf_event_open.
+ *
+ * Each group is counted in one scope (src/perf/options.ts): per process (task scope: one counter per
+ * thread and event, inherited by threads created later; see src/perf/task-scope.ts for what is
+ * inherited and when) or, for container groups, per container cgroup (one counter per CPU and event).
+ * Every cycle reads each counter's delta, scaled by time_enabled/time_running when the PMU
+ * multiplexed it, and adds it to the group's accumulator: the exported counters never decrease, and a
+ * process's counts stay in its group after it exits (its counters are read one last time, then closed).
+ *
+ * Events the machine does not support (hardware events in most VMs) are probed once at start,
+ * logged once, exported as procgroup_exporter_perf_event_supported{event} 0 and skipped. The fds
+ * stay within perf.max_fds (and the process's open-file limit): a group that does not fit is skipped
+ * whole rather than counted in part, and counted again once it fits.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { parseContainerCgroup } from '../cgroup/container-id.js';
+import { discoverCgroup2Mount, resolveCgroup, type Cgroup2Mount } from '../cgroup/mountinfo.js';
+import { ExporterError, isProcessGone } from '../errors.js';
+import type { CycleSnapshot, GroupSnapshot, ProcessMember } from '../grouper/snapshot.js';
+import { PerfType, encodeAttr, COUNTING_READ_FORMAT, type PerfEventAttr } from '../perf/attr.js';
+import { CgroupScope, readOnlineCpus, type CgroupTarget } from '../perf/cgroup-scope.js';
+import { DeltaSums, FdBudget, isFdLimit, openableEvents } from '../perf/counter-set.js';
+import { DEFAULT_EVENTS, type PerfEventSpec } from '../perf/events.js';
+import { resolveEvents, type PerfInherit, type PerfOptions } from '../perf/options.js';
+import { PerfError, closeFd, perfEventOpen } from '../perf/syscall.js';
+import { TaskScope, identityKey, type TaskMember } from '../perf/task-scope.js';
+import { readPidCgroup } from '../procfs/pid-cgroup.js';
+import { readPidLimits } from '../procfs/pid-limits.js';
+import { ProcReader } from '../procfs/proc-reader.js';
+import type { Collector } from './collector.js';
+
+export interface PerfCollectorOptions extends PerfOptions {
+  /** label names every group carries besides groupname (ProcessMatcher.labelNames) */
+  groupLabelNames?: readonly string[] | undefined;
+  /** one line per problem, logged once; default: stderr */
+  log?: ((message: string) => void) | undefined;
+}
+
+type GroupScope = 'task' | 'cgroup' | 'none';
+
+interface GroupAccumulator {
+  name: string;
+  labels: Record<string, string>;
+  /** per event, in the kernel's unit (ns for time events) */
+  totals: Float64Array;
+  /** time_running / time_enabled of the last cycle in which the group's counters ran */
+  ratio: number;
+}
+
+interface Metrics {
+  events: Map<PerfEventSpec, Counter>;
+  ratio: Gauge;
+  supported: Gauge;
+  openFds: Gauge;
+  maxFds: Gauge;
+  skipped: Counter;
+  openErrors: Counter;
+}
+
+/** What start-up found out about this machine. */
+interface Capabilities {
+  /** requested events that can be counted here, in request order */
+  events: PerfEventSpec[];
+  inherit: PerfInherit;
+  task: TaskScope;
+  cgroup: CgroupScope | undefined;
+  cgroupMount: Cgroup2Mount | undefined;
+}
+
+/** fds left for everything else the exporter opens (sockets, /proc files) below RLIMIT_NOFILE */
+const FD_RESERVE = 256;
+
+export class PerfCollector implements Collector {
+  readonly name = 'perf';
+  private readonly options: PerfCollectorOptions;
+  private readonly requested: PerfEventSpec[];
+  private readonly groupLabelNames: readonly string[];
+  private readonly reader: ProcReader;
+  private readonly log: (message: string) => void;
+  private readonly logged = new Set<string>();
+  private readonly budget: FdBudget;
+  private registry: Registry | undefined;
+  private metrics: Metrics | undefined;
+  private caps: Capabilities | undefined;
+  private unavailable: ExporterError | undefined;
+  private readonly supported = new Map<string, boolean>();
+  private readonly groups = new Map<string, GroupAccumulator>();
+  private readonly skipped = new Set<string>();
+  /** cycles each group has been skipped in (kept here so the exported counter survives reset()) */
+  private readonly skipCycles = new Map<string, number>();
+  /** identities whose counters could not be opened (not for lack of fds): not retried */
+  private readonly failed = new Set<string>();
+  /** cgroup v2 path of members the snapshot has none for, read once per identity */
+  private readonly memberCgroups = new Map<string, string | undefined>();
+
+  constructor(options: PerfCollectorOptions) {
+    this.options = options;
+    this.requested = resolveEvents(options.events ?? DEFAULT_EVENTS, 'perf.events');
+    this.groupLabelNames = options.groupLabelNames ?? [];
+    if (this.groupLabelNames.includes('event')) {
+      throw new ExporterError('CONFIG_INVALID', 'group label "event" clashes with a label of the perf metrics');
+    }
+    this.reader = new ProcReader(options.procfsRoot);
+    this.log = options.log ?? ((message) => process.stderr.write(`${message}\n`));
+    this.budget = new FdBudget(effectiveMaxFds(options.maxFds, this.reader, this.log));
+  }
+
+  /** perf fds open now */
+  get openFds(): number {
+    return this.budget.used;
+  }
+
+  /** the inheritance actually in use (threads falls back to tree on kernels without inherit_thread) */
+  get inherit(): PerfInherit | undefined {
+    return this.caps?.inherit;
+  }
+
+  register(registry: Registry): void {
+    if (!this.options.enabled) return;
+    this.registry = registry;
+    const registers = [registry];
+    const groupLabels = ['groupname', ...this.groupLabelNames];
+    this.metrics = {
+      events: new Map(),
+      ratio: new Gauge({
+        name: 'namedprocess_namegroup_perf_scaling_ratio',
+        help: 'time_running / time_enabled of the group\'s perf counters in the last cycle they ran: below 1 when the PMU multiplexed them and counts are scaled estimates',
+        labelNames: groupLabels,
+        registers,
+      }),
+      supported: new Gauge({
+        name: 'procgroup_exporter_perf_event_supported',
+        help: '1 when perf_event_open accepts the configured event on this machine, 0 when it does not (it is then skipped)',
+        labelNames: ['event'],
+        registers,
+      }),
+      openFds: new Gauge({ name: 'procgroup_exporter_perf_open_fds', help: 'perf counter file descriptors open', registers }),
+      maxFds: new Gauge({ name: 'procgroup_exporter_perf_max_fds', help: 'most perf counter file descriptors the collector opens (perf.max_fds, capped by the open-file limit)', registers }),
+      skipped: new Counter({
+        name: 'procgroup_exporter_perf_groups_skipped_total',
+        help: 'Cycles in which the group got no perf counts because its counters did not fit in perf.max_fds',
+        labelNames: groupLabels,
+        registers,
+      }),
+      openErrors: new Counter({
+        name: 'procgroup_exporter_perf_open_errors_total',
+        help: 'Processes or cgroups whose perf counters could not be opened, by error code (not counting processes that exited)',
+        labelNames: ['code'],
+        registers,
+      }),
+    };
+  }
+
+  update(cycle: CycleSnapshot): void {
+    if (!this.options.enabled) return;
+    const caps = this.start();
+    const active = new Map<string, GroupSnapshot>(cycle.groups.map((g) => [g.key, g]));
+    const scopes = this.classify(cycle, caps);
+
+    const current = new Map<string, TaskMember>();
+    const wanted = new Map<string, CgroupTarget>();
+    for (const g of cycle.groups) {
+      if (this.skipped.has(g.key)) continue;
+      const scope = scopes.get(g.key);
+      if (scope?.kind === 'task') {
+        for (const m of g.members) current.set(identityKey(m.pid, m.startTime), { pid: m.pid, startTime: m.startTime, groupKey: g.key });
+      } else if (scope?.kind === 'cgroup') {
+        for (const t of scope.targets) wanted.set(t.path, t);
+      }
+    }
+
+    const cycleTimes = new Map<string, { enabled: number; running: number }>();
+    const sink = (groupKey: string, d: DeltaSums): void => {
+      const acc = this.groups.get(groupKey);
+      if (!acc) return;
+      for (let i = 0; i < acc.totals.length; i++) acc.totals[i] = (acc.totals[i] ?? 0) + (d.values[i] ?? 0);
+      const t = cycleTimes.get(groupKey) ?? { enabled: 0, running: 0 };
+      t.enabled += d.enabled;
+      t.running += d.running;
+      cycleTimes.set(groupKey, t);
+    };
+    caps.task.read(current, sink);
+    caps.cgroup?.read(wanted, sink);
+    for (const [key, t] of cycleTimes) {
+      const acc = this.groups.get(key);
+      if (acc && t.enabled > 0) acc.ratio = Math.min(1, t.running / t.enabled);
+    }
+
+    // groups holding counters first, so a newcomer never pushes out a group already counted
+    const order = [...cycle.groups].sort((a, b) => Number(this.skipped.has(a.key)) - Number(this.skipped.has(b.key)));
+    for (const g of order) {
+      const scope = scopes.get(g.key);
+      if (!scope || scope.kind === 'none') continue;
+      this.openGroup(g, scope, caps);
+    }
+
+    for (const key of [...this.groups.keys()]) if (!active.has(key)) this.groups.delete(key);
+    for (const key of [...this.skipped]) if (!active.has(key)) this.skipped.delete(key);
+    for (const key of this.skipped) this.skipCycles.set(key, (this.skipCycles.get(key) ?? 0) + 1);
+    for (const key of [...this.skipCycles.keys()]) if (!active.has(key)) this.skipCycles.delete(key);
+    const members = new Set<string>();
+    for (const g of cycle.groups) for (const m of g.members) members.add(identityKey(m.pid, m.startTime));
+    for (const id of [...this.failed]) if (!members.has(id) && !id.startsWith('cgroup:')) this.failed.delete(id);
+    for (const id of [...this.memberCgroups.keys()]) if (!members.has(id)) this.memberCgroups.delete(id);
+    this.export();
+  }
+
+  reset(): void {
+    const m = this.metrics;
+    if (!m) return;
+    for (const metric of [...m.events.values(), m.ratio, m.supported, m.openFds, m.maxFds, m.skipped, m.openErrors]) metric.reset();
+  }
+
+  close(): void {
+    this.caps?.task.closeAll();
+    this.caps?.cgroup?.closeAll();
+  }
+
+  /** Probes the machine on first use; throws PERF_UNAVAILABLE (logged once) when nothing can be counted. */
+  private start(): Capabilities {
+    if (this.caps) return this.caps;
+    if (this.unavailable) throw this.unavailable;
+    try {
+      this.caps = this.probe();
+      return this.caps;
+    } catch (err) {
+      const e = err instanceof ExporterError && err.code === 'PERF_UNAVAILABLE'
+        ? err
+        : new ExporterError('PERF_UNAVAILABLE', `perf collector: ${(err as Error).message}`, { cause: err });
+      this.unavailable = e;
+      this.log(e.message);
+      this.exportSupported();
+      throw e;
+    }
+  }
+
+  private probe(): Capabilities {
+    let inherit = this.options.inherit ?? 'threads';
+    if (inherit === 'threads' && !this.accepts(taskClockAttr({ inherit: true, inheritThread: true, excludeHv: true }))) {
+      this.log('perf collector: this kernel has no inherit_thread (Linux < 5.13): perf.inherit=threads falls back to tree ' +
+        '(forked children are counted in their counted ancestor\'s group)');
+      inherit = 'tree';
+    }
+    if (inherit === 'tree' && !existsSync(`/proc/self/task/${process.pid}/children`)) {
+      this.log('perf collector: /proc/<pid>/task/<tid>/children is missing (kernel without CONFIG_PROC_CHILDREN): ' +
+        'children of a counted process are taken to predate its counter, so a child forked later and counted in its parent\'s group may be counted twice');
+    }
+    const taskFlags: PerfEventAttr['flags'] = { inherit: true, inheritThread: inherit === 'threads', excludeHv: true };
+    const events: PerfEventSpec[] = [];
+    for (const spec of this.requested) {
+      const attr = encodeAttr({ type: spec.type, config: spec.config, readFormat: COUNTING_READ_FORMAT, flags: taskFlags });
+      const ok = this.accepts(attr, spec.name);
+      this.supported.set(spec.name, ok);
+      if (ok) events.push(spec);
+    }
+    this.exportSupported();
+    if (events.length === 0) {
+      throw new ExporterError('PERF_UNAVAILABLE', this.requested.length === 0
+        ? 'perf collector: no perf events configured (perf.events is empty)'
+        : `perf collector: none of the configured perf events (${this.requested.map((e) => e.name).join(', ')}) is supported on this machine`);
+    }
+    if (this.registry && this.metrics) {
+      for (const spec of events) {
+        this.metrics.events.set(spec, new Counter({ name: spec.metric, help: spec.help, labelNames: ['groupname', ...this.groupLabelNames], registers: [this.registry] }));
+      }
+    }
+    const task = new TaskScope({ reader: this.reader, events: openableEvents(events, taskFlags), inherit, budget: this.budget });
+    let cgroup: CgroupScope | undefined;
+    let cgroupMount: Cgroup2Mount | undefined;
+    if (this.options.scope !== 'task') {
+      try {
+        cgroupMount = discoverCgroup2Mount(this.reader, { rootfs: this.options.rootfs, cgroup2Root: this.options.cgroup2Root });
+        if (!cgroupMount) throw new Error('no cgroup2 filesystem is mounted');
+        cgroup = new CgroupScope({ events: openableEvents(events, { excludeHv: true }), cpus: readOnlineCpus(), budget: this.budget });
+      } catch (err) {
+        cgroupMount = undefined;
+        this.log(`perf collector: cgroup scope unavailable (${(err as Error).message}): ` +
+          (this.options.scope === 'auto' ? 'container groups are counted per process' : 'container groups are not counted'));
+      }
+    }
+    const names = events.map((e) => e.name).join(',');
+    this.log(`perf collector: counting ${names} (scope ${this.options.scope}, inherit ${inherit}, at most ${this.budget.limit} fds)`);
+    return { events, inherit, task, cgroup, cgroupMount };
+  }
+
+  /** true when the kernel opens this attr for the calling thread; PERMISSION_DENIED and the like are thrown */
+  private accepts(attr: Buffer, eventName?: string): boolean {
+    let fd: number;
+    try {
+      fd = perfEventOpen(attr, 0, -1, -1, 0);
+    } catch (err) {
+      if (err instanceof ExporterError && err.code === 'PERF_EVENT_UNSUPPORTED') {
+        if (eventName !== undefined) {
+          this.log(`perf collector: event ${eventName} is not supported on this machine (${(err as PerfError).errno}; ` +
+            'virtual machines usually expose no hardware PMU): skipped');
+        }
+        return false;
+      }
+      if (err instanceof ExporterError && err.code === 'PERMISSION_DENIED') {
+        throw new ExporterError('PERF_UNAVAILABLE',
+          `perf collector: perf_event_open refused (${(err as PerfError).errno}): the exporter needs CAP_PERFMON (Linux 5.8+) or CAP_SYS_ADMIN, ` +
+          `or kernel.perf_event_paranoid <= 1 (it is ${readParanoid()}) to count other users' processes and kernel time`, { cause: err });
+      }
+      throw err;
+    }
+    closeFd(fd);
+    return true;
+  }
+
+  private classify(cycle: CycleSnapshot, caps: Capabilities): Map<string, { kind: 'task' } | { kind: 'none' } | { kind: 'cgroup'; targets: CgroupTarget[] }> {
+    const out = new Map<string, { kind: 'task' } | { kind: 'none' } | { kind: 'cgroup'; targets: CgroupTarget[] }>();
+    const scope = this.options.scope;
+    const mount = caps.cgroupMount;
+    if (scope === 'task' || !mount || !caps.cgroup) {
+      for (const g of cycle.groups) out.set(g.key, scope === 'cgroup' ? { kind: 'none' } : { kind: 'task' });
+      return out;
+    }
+    // which groups have members in each cgroup: a cgroup counter counts them all
+    const owners = new Map<string, Set<string>>();
+    const pathsOf = new Map<string, Array<string | undefined>>();
+    for (const g of cycle.groups) {
+      const paths = g.members.map((m) => this.cgroupOf(m));
+      pathsOf.set(g.key, paths);
+      for (const p of paths) {
+        if (p === undefined) continue;
+        const set = owners.get(p) ?? new Set<string>();
+        set.add(g.key);
+        owners.set(p, set);
+      }
+    }
+    for (const g of cycle.groups) {
+      const fallback: GroupScope = scope === 'auto' ? 'task' : 'none';
+      const paths = pathsOf.get(g.key) ?? [];
+      const isContainerGroup = paths.length > 0 && paths.every((p) => p !== undefined && parseContainerCgroup(p) !== undefined);
+      if (!isContainerGroup) {
+        out.set(g.key, { kind: fallback });
+        continue;
+      }
+      const tops = topmost(paths as string[]);
+      const shared = tops.some((top) => [...owners].some(([p, keys]) => isWithin(p, top) && [...keys].some((k) => k !== g.key)));
+      const targets = tops.flatMap((top) => {
+        const resolved = resolveCgroup(mount, top);
+        return resolved ? [{ path: resolved.path, directory: resolved.directory, groupKey: g.key }] : [];
+      });
+      if (shared || targets.length !== tops.length) {
+        this.logOnce(`shared:${g.key}`, `perf collector: group ${g.name}: ${shared
+          ? 'its container cgroups also hold processes of other groups'
+          : 'its container cgroups are not visible under the cgroup2 mount'}, so it is ${fallback === 'task' ? 'counted per process' : 'not counted'}`);
+        out.set(g.key, { kind: fallback });
+        continue;
+      }
+      out.set(g.key, { kind: 'cgroup', targets });
+    }
+    return out;
+  }
+
+  private cgroupOf(m: ProcessMember): string | undefined {
+    if (m.cgroupPath !== undefined) return m.cgroupPath;
+    const id = identityKey(m.pid, m.startTime);
+    if (this.memberCgroups.has(id)) return this.memberCgroups.get(id);
+    let p: string | undefined;
+    try {
+      p = readPidCgroup(this.reader, path.join(this.reader.root, String(m.pid), 'cgroup'))?.v2Path;
+    } catch (err) {
+      this.logOnce(`pid-cgroup:${(err as ExporterError).code ?? 'error'}`, `perf collector: ${(err as Error).message}`);
+    }
+    this.memberCgroups.set(id, p);
+    return p;
+  }
+
+  /** Opens what the group lacks, or skips the whole group when it does not fit in the fd budget. */
+  private openGroup(g: GroupSnapshot, scope: { kind: 'task' } | { kind: 'cgroup'; targets: CgroupTarget[] }, caps: Capabilities): void {
+    const nEvents = caps.events.length;
+    const newMembers = scope.kind === 'task'
+      ? g.members.filter((m) => {
+        const id = identityKey(m.pid, m.startTime);
+        return !caps.task.has(id) && !this.failed.has(id);
+      })
+      : [];
+    const newCgroups = scope.kind === 'cgroup' && caps.cgroup ? scope.targets.filter((t) => !caps.cgroup?.has(t.path, g.key)) : [];
+    const wasSkipped = this.skipped.has(g.key);
+    if (newMembers.length === 0 && newCgroups.length === 0) {
+      if (wasSkipped && g.members.length === 0) this.skipped.delete(g.key);
+      return;
+    }
+    // an upper bound: in tree mode covered members need none
+    const need = newMembers.reduce((n, m) => n + Math.max(1, m.numThreads) * nEvents, 0) + newCgroups.length * (caps.cgroup?.fdsPerCgroup ?? 0);
+    if (need > this.budget.available) {
+      this.skip(g, caps, `needs ${need} more fds, ${this.budget.available} of ${this.budget.limit} free`);
+      return;
+    }
+    if (!this.groups.has(g.key)) {
+      this.groups.set(g.key, { name: g.name, labels: this.labelsOf(g), totals: new Float64Array(nEvents), ratio: 1 });
+    }
+    try {
+      for (const m of newMembers) this.openMember(m, g.key, caps);
+      for (const t of newCgroups) this.openCgroup(t, g, caps);
+    } catch (err) {
+      if (!isFdLimit(err)) throw err;
+      this.skip(g, caps, (err as Error).message);
+      return;
+    }
+    if (wasSkipped) {
+      this.skipped.delete(g.key);
+      this.log(`perf collector: group ${g.name} fits in the fd budget again and is counted`);
+      this.logged.delete(`skip:${g.key}`);
+    }
+  }
+
+  private openMember(m: ProcessMember, groupKey: string, caps: Capabilities): void {
+    try {
+      caps.task.open({ pid: m.pid, startTime: m.startTime, groupKey });
+    } catch (err) {
+      if (isFdLimit(err)) throw err;
+      if (isProcessGone(err)) return;
+      this.openFailed(identityKey(m.pid, m.startTime), `pid ${m.pid} (${m.comm})`, err);
+    }
+  }
+
+  private openCgroup(t: CgroupTarget, g: GroupSnapshot, caps: Capabilities): void {
+    try {
+      caps.cgroup?.open(t);
+    } catch (err) {
+      if (isFdLimit(err)) throw err;
+      this.openFailed(`cgroup:${t.path}`, `cgroup ${t.path} of group ${g.name}`, err);
+    }
+  }
+
+  private openFailed(id: string, what: string, err: unknown): void {
+    const code = err instanceof ExporterError ? err.code : 'UNKNOWN';
+    this.failed.add(id);
+    this.metrics?.openErrors.inc({ code });
+    this.logOnce(`open:${code}`, `perf collector: cannot count ${what}: ${(err as Error).message} (further ${code} errors are counted in procgroup_exporter_perf_open_errors_total)`);
+  }
+
+  private skip(g: GroupSnapshot, caps: Capabilities, why: string): void {
+    caps.task.closeGroup(g.key);
+    caps.cgroup?.closeGroup(g.key);
+    this.skipped.add(g.key);
+    this.logOnce(`skip:${g.key}`, `perf collector: group ${g.name} skipped: ${why} (perf.max_fds)`);
+  }
+
+  private labelsOf(g: GroupSnapshot): Record<string, string> {
+    const labels: Record<string, string> = { groupname: g.name };
+    for (const name of this.groupLabelNames) labels[name] = g.labels[name] ?? '';
+    return labels;
+  }
+
+  private exportSupported(): void {
+    const m = this.metrics;
+    if (!m) return;
+    for (const spec of this.requested) m.supported.set({ event: spec.name }, this.supported.get(spec.name) === true ? 1 : 0);
+  }
+
+  private export(): void {
+    const m = this.metrics;
+    const caps = this.caps;
+    if (!m || !caps) return;
+    for (const c of m.events.values()) c.reset();
+    m.ratio.reset();
+    m.skipped.reset();
+    for (const [key, acc] of this.groups) {
+      if (this.skipped.has(key)) continue;
+      caps.events.forEach((spec, i) => {
+        const total = acc.totals[i] ?? 0;
+        m.events.get(spec)?.inc(acc.labels, spec.nanoseconds ? total / 1e9 : total);
+      });
+      m.ratio.set(acc.labels, acc.ratio);
+    }
+    for (const [key, n] of this.skipCycles) {
+      const acc = this.groups.get(key);
+      if (acc) m.skipped.inc(acc.labels, n);
+    }
+    m.openFds.set(this.budget.used);
+    m.maxFds.set(this.budget.limit);
+    this.exportSupported();
+  }
+
+  private logOnce(key: string, message: string): void {
+    if (this.logged.has(key)) return;
+    this.logged.add(key);
+    this.log(message);
+  }
+}
+
+function taskClockAttr(flags: PerfEventAttr['flags']): Buffer {
+  return encodeAttr({ type: PerfType.SOFTWARE, config: 1n, readFormat: COUNTING_READ_FORMAT, flags });
+}
+
+/** cgroup paths of which no ancestor is in the list */
+function topmost(paths: readonly string[]): string[] {
+  const unique = [...new Set(paths)].sort();
+  return unique.filter((p) => !unique.some((q) => q !== p && isWithin(p, q)));
+}
+
+/** p is dir or below it */
+function isWithin(p: string, dir: string): boolean {
+  return p === dir || p.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
+}
+
+function readParanoid(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/perf_event_paranoid', 'utf8').trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** perf.max_fds, capped to the soft RLIMIT_NOFILE less a reserve for sockets and /proc reads */
+function effectiveMaxFds(maxFds: number, reader: ProcReader, log: (message: string) => void): number {
+  // our own limits: /proc/self of the procfs we run in, not of the host's procfs mount
+  const soft = readPidLimits(reader, '/proc/self/limits')?.openFilesSoft ?? Infinity;
+  if (maxFds <= soft - FD_RESERVE) return maxFds;
+  const capped = Math.max(0, soft - FD_RESERVE);
+  log(`perf collector: perf.max_fds=${maxFds} lowered to ${capped}: the open-file limit (ulimit -n) is ${soft}`);
+  return capped;
+}
