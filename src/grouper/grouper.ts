@@ -19,11 +19,12 @@ interface GroupAccum {
   threads: Map<string, ThreadAccum>;
 }
 
-function emptyGroup(u: ProcessUpdate, threads: Map<string, ThreadAccum>): GroupSnapshot {
+/** A group with zero counters and gauges. */
+export function newGroupSnapshot(key: string, name: string, labels: Readonly<Record<string, string>>, threads: ReadonlyMap<string, ThreadGroupSnapshot>): GroupSnapshot {
   return {
-    key: u.groupKey,
-    name: u.group.name,
-    labels: u.group.labels,
+    key,
+    name,
+    labels,
     numProcs: 0,
     numThreads: 0,
     openFds: 0,
@@ -84,7 +85,7 @@ export class Grouper {
       let acc = this.groups.get(u.groupKey);
       if (!acc) {
         const threads = new Map<string, ThreadAccum>();
-        acc = { snapshot: emptyGroup(u, threads), threads };
+        acc = { snapshot: newGroupSnapshot(u.groupKey, u.group.name, u.group.labels, threads), threads };
         resetGauges(acc.snapshot, this.opts.gatherSmaps);
         this.groups.set(u.groupKey, acc);
       }

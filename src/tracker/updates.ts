@@ -1,21 +1,6 @@
 import type { GroupAssignment } from '../config/attributes.js';
 import type { ProcessMember } from '../grouper/snapshot.js';
 
-/** What one tracked thread (or a process's exited threads/children) adds this cycle. */
-export interface ThreadUpdate {
-  name: string;
-  /** 1 for a live thread, 0 for credit of exited threads and reaped children */
-  alive: number;
-  cpuUser: number;
-  cpuSystem: number;
-  minorFaults: number;
-  majorFaults: number;
-  readBytes: number;
-  writeBytes: number;
-  voluntaryCtxSwitches: number;
-  nonvoluntaryCtxSwitches: number;
-}
-
 /** Increments since the last cycle (seconds, counts, bytes); never negative. */
 export interface ProcessDelta {
   cpuUser: number;
@@ -26,6 +11,13 @@ export interface ProcessDelta {
   writeBytes: number;
   voluntaryCtxSwitches: number;
   nonvoluntaryCtxSwitches: number;
+}
+
+/** What one tracked thread (or a process's exited threads/children) adds this cycle. */
+export interface ThreadUpdate extends ProcessDelta {
+  name: string;
+  /** 1 for a live thread, 0 for credit of exited threads and reaped children */
+  alive: number;
 }
 
 export interface ProcessUpdate {
@@ -54,5 +46,5 @@ export function zeroDelta(): ProcessDelta {
 }
 
 export function zeroThreadUpdate(name: string, alive: number): ThreadUpdate {
-  return { name, alive, cpuUser: 0, cpuSystem: 0, minorFaults: 0, majorFaults: 0, readBytes: 0, writeBytes: 0, voluntaryCtxSwitches: 0, nonvoluntaryCtxSwitches: 0 };
+  return { name, alive, ...zeroDelta() };
 }

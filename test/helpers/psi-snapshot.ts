@@ -1,4 +1,5 @@
 /** Builds CycleSnapshots whose groups carry only what the PSI collector reads: name, labels, members. */
+import { newGroupSnapshot } from '../../src/grouper/grouper.js';
 import type { CycleSnapshot, GroupSnapshot, ProcessMember } from '../../src/grouper/snapshot.js';
 
 export interface GroupSpec {
@@ -17,27 +18,7 @@ export function psiSnapshot(cycle: number, groups: readonly GroupSpec[]): CycleS
         pid: m.pid, startTime: m.startTime ?? 0, comm: m.comm ?? 'test', cgroupPath: m.cgroupPath, numThreads: m.numThreads ?? 1,
       }));
       const labels = g.labels ?? {};
-      return {
-        key: `${g.name}${JSON.stringify(labels)}`,
-        name: g.name,
-        labels,
-        numProcs: members.length,
-        numThreads: members.length,
-        openFds: 0,
-        worstFdRatio: 0,
-        oldestStartTime: undefined,
-        memory: { resident: 0, virtual: 0, swapped: 0, proportionalResident: undefined, proportionalSwapped: undefined },
-        states: { running: 0, sleeping: 0, waiting: 0, zombie: 0, other: 0 },
-        cpu: { user: 0, system: 0 },
-        readBytes: 0,
-        writeBytes: 0,
-        majorFaults: 0,
-        minorFaults: 0,
-        voluntaryCtxSwitches: 0,
-        nonvoluntaryCtxSwitches: 0,
-        threads: new Map(),
-        members,
-      };
+      return { ...newGroupSnapshot(`${g.name}${JSON.stringify(labels)}`, g.name, labels, new Map()), numProcs: members.length, numThreads: members.length, members };
     }),
     host: { user: 0, system: 0, unaccounted: 0 },
     errors: { scrapeErrors: 0, procReadErrors: 0, partialErrors: 0, byCause: new Map() },
