@@ -1,5 +1,4 @@
 import { ParseError } from '../errors.js';
-import { ByteScanner } from './byte-scanner.js';
 import { GONE, type ProcReader } from './proc-reader.js';
 
 /*
@@ -34,59 +33,117 @@ export interface PidStat {
 
 const OPEN_PAREN = 0x28;
 const CLOSE_PAREN = 0x29;
+const MAX_DIGITS = 20;
 
-export function parsePidStat(buf: Uint8Array, len: number, file = 'stat'): PidStat {
-  let open = -1;
-  for (let i = 0; i < len; i++) {
-    if (buf[i] === OPEN_PAREN) {
-      open = i;
-      break;
-    }
-  }
-  let close = -1;
-  for (let i = len - 1; i > open; i--) {
-    if (buf[i] === CLOSE_PAREN) {
-      close = i;
-      break;
-    }
-  }
-  if (open < 0 || close < 0) throw new ParseError(file, 'no "(comm)" field');
-  const head = new ByteScanner(buf, open);
-  const pid = head.int();
-  const comm = Buffer.from(buf.buffer, buf.byteOffset + open + 1, close - open - 1).toString('utf8');
-  const s = new ByteScanner(buf, len, close + 1);
-  s.skipSpaces();
-  const state = String.fromCharCode(buf[s.pos] ?? 0x3f);
-  s.pos++;
-  const ppid = s.int();
-  s.skipField(); // pgrp
-  s.skipField(); // session
-  s.skipField(); // tty_nr
-  s.skipField(); // tpgid
-  s.skipField(); // flags
-  const minflt = s.int();
-  const cminflt = s.int();
-  const majflt = s.int();
-  const cmajflt = s.int();
-  const utime = s.int();
-  const stime = s.int();
-  const cutime = s.int();
-  const cstime = s.int();
-  s.skipField(); // priority
-  s.skipField(); // nice
-  const numThreads = s.int();
-  s.skipField(); // itrealvalue
-  const startTime = s.int();
-  const vsize = s.int();
-  const rss = s.int();
-  // NaN anywhere (a missing or non-numeric field) makes the sum NaN: one check for all
-  const sum = pid + ppid + minflt + cminflt + majflt + cmajflt + utime + stime + cutime + cstime + numThreads + startTime + vsize + rss;
-  if (Number.isNaN(sum)) throw new ParseError(file, 'fewer fields than expected, or a field that is not a number');
-  return { pid, comm, state, ppid, minflt, cminflt, majflt, cmajflt, utime, stime, cutime, cstime, numThreads, startTime, vsize, rss };
+/** A PidStat to parse into again and again (see parsePidStat's `into`). */
+export function emptyPidStat(): PidStat {
+  return { pid: 0, comm: '', state: '', ppid: 0, minflt: 0, cminflt: 0, majflt: 0, cmajflt: 0, utime: 0, stime: 0, cutime: 0, cstime: 0, numThreads: 0, startTime: 0, vsize: 0, rss: 0 };
 }
 
-/** Reads and parses a stat file; undefined when the task is gone. */
-export function readPidStat(reader: ProcReader, path: string): PidStat | undefined {
+/*
+ * This parser runs once per task per cycle, so it avoids allocations: one cursor shared by the
+ * helpers below (a parse runs to completion before the next starts) instead of scanner objects,
+ * and the comm string of `into` kept when the bytes spell it. Same rules as ByteScanner.int():
+ * blanks are spaces and tabs, an optional '-', NaN for no digits or more than 20.
+ */
+let at = 0;
+
+function isBlank(c: number | undefined): boolean {
+  return c === 0x20 || c === 0x09;
+}
+
+function int(buf: Uint8Array, end: number): number {
+  while (at < end && isBlank(buf[at])) at++;
+  let neg = false;
+  if (at < end && buf[at] === 0x2d) {
+    neg = true;
+    at++;
+  }
+  const start = at;
+  let v = 0;
+  while (at < end) {
+    const d = (buf[at] as number) - 48;
+    if (d < 0 || d > 9) break;
+    v = v * 10 + d;
+    at++;
+  }
+  if (at === start || at - start > MAX_DIGITS) return NaN;
+  return neg ? -v : v;
+}
+
+function skipField(buf: Uint8Array, end: number): void {
+  while (at < end && isBlank(buf[at])) at++;
+  while (at < end) {
+    const c = buf[at];
+    if (c === 0x20 || c === 0x0a || c === 0x09) break;
+    at++;
+  }
+}
+
+/** The comm bytes as a string, reusing `known` when they are the same ASCII text. */
+function commOf(buf: Uint8Array, start: number, end: number, known: string): string {
+  if (known.length === end - start) {
+    let same = true;
+    for (let i = start; i < end; i++) {
+      const c = buf[i] as number;
+      if (c >= 0x80 || c !== known.charCodeAt(i - start)) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return known;
+  }
+  // a Buffer decodes a range in place; wrapping a plain Uint8Array allocates a view first
+  return buf instanceof Buffer ? buf.toString('utf8', start, end) : Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('utf8');
+}
+
+/**
+ * Parses a stat file. With `into`, fills and returns that object instead of a new one (its comm
+ * string is kept when unchanged); on a ParseError its fields are unspecified.
+ */
+export function parsePidStat(buf: Uint8Array, len: number, file = 'stat', into?: PidStat): PidStat {
+  // typed-array searches run natively: the line is ~300 bytes, comm ends near its start
+  const open = len > 0 ? buf.indexOf(OPEN_PAREN) : -1;
+  const close = open >= 0 && open < len ? buf.lastIndexOf(CLOSE_PAREN, len - 1) : -1;
+  if (open < 0 || open >= len || close <= open) throw new ParseError(file, 'no "(comm)" field');
+  const out = into ?? emptyPidStat();
+  at = 0;
+  out.pid = int(buf, open);
+  out.comm = commOf(buf, open + 1, close, out.comm);
+  at = close + 1;
+  while (at < len && isBlank(buf[at])) at++;
+  out.state = String.fromCharCode(at < len ? (buf[at] as number) : 0x3f);
+  at++;
+  out.ppid = int(buf, len);
+  skipField(buf, len); // pgrp
+  skipField(buf, len); // session
+  skipField(buf, len); // tty_nr
+  skipField(buf, len); // tpgid
+  skipField(buf, len); // flags
+  out.minflt = int(buf, len);
+  out.cminflt = int(buf, len);
+  out.majflt = int(buf, len);
+  out.cmajflt = int(buf, len);
+  out.utime = int(buf, len);
+  out.stime = int(buf, len);
+  out.cutime = int(buf, len);
+  out.cstime = int(buf, len);
+  skipField(buf, len); // priority
+  skipField(buf, len); // nice
+  out.numThreads = int(buf, len);
+  skipField(buf, len); // itrealvalue
+  out.startTime = int(buf, len);
+  out.vsize = int(buf, len);
+  out.rss = int(buf, len);
+  // NaN anywhere (a missing or non-numeric field) makes the sum NaN: one check for all
+  const o = out;
+  const sum = o.pid + o.ppid + o.minflt + o.cminflt + o.majflt + o.cmajflt + o.utime + o.stime + o.cutime + o.cstime + o.numThreads + o.startTime + o.vsize + o.rss;
+  if (Number.isNaN(sum)) throw new ParseError(file, 'fewer fields than expected, or a field that is not a number');
+  return out;
+}
+
+/** Reads and parses a stat file (into `into` when given); undefined when the task is gone. */
+export function readPidStat(reader: ProcReader, path: string, into?: PidStat): PidStat | undefined {
   const n = reader.readSingle(path);
-  return n === GONE ? undefined : parsePidStat(reader.bytes, n, path);
+  return n === GONE ? undefined : parsePidStat(reader.bytes, n, path, into);
 }

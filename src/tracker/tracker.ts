@@ -6,7 +6,7 @@ import { UserNames } from '../procfs/passwd.js';
 import { readPidIo } from '../procfs/pid-io.js';
 import { readPidLimits } from '../procfs/pid-limits.js';
 import { readPidSmapsRollup } from '../procfs/pid-smaps-rollup.js';
-import { type PidStat, readPidStat } from '../procfs/pid-stat.js';
+import { emptyPidStat, type PidStat, readPidStat } from '../procfs/pid-stat.js';
 import { readPidStatus } from '../procfs/pid-status.js';
 import { GONE, ProcReader } from '../procfs/proc-reader.js';
 import { type ProcStat, readProcStat } from '../procfs/proc-stat.js';
@@ -128,6 +128,8 @@ export class Tracker {
   private readonly userNames: UserNames;
   private lastYield = 0;
   private errors: TrackerErrors = { procReadErrors: 0, partialErrors: 0, byCause: new Map() };
+  /** thread stats are used once and dropped: one object parsed into for all of them */
+  private readonly threadStat = emptyPidStat();
 
   constructor(opts: TrackerOptions) {
     this.opts = opts;
@@ -213,15 +215,21 @@ export class Tracker {
     this.errors.byCause.set(cause, (this.errors.byCause.get(cause) ?? 0) + 1);
   }
 
-  private readStat(path: string): PidStat | undefined {
+  private readStat(path: string, into?: PidStat): PidStat | undefined {
     try {
-      return readPidStat(this.reader, path);
+      return readPidStat(this.reader, path, into);
     } catch (err) {
       if (err instanceof ProcReadError) this.countError('procRead', `stat:${err.errno}`);
       else if (err instanceof ParseError) this.countError('procRead', 'stat:parse');
       else throw err;
       return undefined;
     }
+  }
+
+  /** A thread's stat, parsed into the shared scratch object; `name` is its last known comm (kept if unchanged). */
+  private readThreadStat(path: string, name: string): PidStat | undefined {
+    this.threadStat.comm = name;
+    return this.readStat(path, this.threadStat);
   }
 
   /** Runs a read of an optional file; a denied or broken read counts as a partial error. */
@@ -513,7 +521,7 @@ export class Tracker {
       let failedTid = -1;
       if (!listed) {
         for (const [tid, ts] of st.threads) {
-          const tstat = this.readStat(ts.statPath);
+          const tstat = this.readThreadStat(ts.statPath, ts.update.name);
           if (!tstat || tstat.startTime !== ts.startTime) {
             if (!tstat) failedTid = tid; // gone, or an error already counted: not read again
             listed = true;
@@ -530,7 +538,7 @@ export class Tracker {
         for (const tid of tids) {
           const known = st.threads.get(tid);
           if (known?.seen === cycle || tid === failedTid) continue;
-          const tstat = this.readStat(known?.statPath ?? `${taskDir}/${tid}/stat`);
+          const tstat = this.readThreadStat(known?.statPath ?? `${taskDir}/${tid}/stat`, known?.update.name ?? '');
           if (!tstat) continue;
           const t = this.threadDelta(st, tid, tstat, cycle, credit, detailDir(tid));
           threadUser += t.cpuUser;
