@@ -19,9 +19,10 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { parseContainerCgroup } from '../cgroup/container-id.js';
 import { discoverCgroup2Mount, resolveCgroup, type Cgroup2Mount } from '../cgroup/mountinfo.js';
 import { ExporterError, isProcessGone } from '../errors.js';
+import { createLogger, type Logger } from '../log.js';
 import type { CycleSnapshot, GroupSnapshot, ProcessMember } from '../grouper/snapshot.js';
 import { PerfType, encodeAttr, COUNTING_READ_FORMAT, type PerfEventAttr } from '../perf/attr.js';
-import { CgroupScope, readOnlineCpus, type CgroupTarget } from '../perf/cgroup-scope.js';
+import { CgroupScope, chooseCgroups, readOnlineCpus, type CgroupTarget } from '../perf/cgroup-scope.js';
 import { DeltaSums, FdBudget, isFdLimit, openableEvents } from '../perf/counter-set.js';
 import { DEFAULT_EVENTS, type PerfEventSpec } from '../perf/events.js';
 import { resolveEvents, type PerfInherit, type PerfOptions } from '../perf/options.js';
@@ -35,11 +36,9 @@ import type { Collector } from './collector.js';
 export interface PerfCollectorOptions extends PerfOptions {
   /** label names every group carries besides groupname (ProcessMatcher.labelNames) */
   groupLabelNames?: readonly string[] | undefined;
-  /** one line per problem, logged once; default: stderr */
-  log?: ((message: string) => void) | undefined;
+  /** problems are logged once each; default: warnings to stderr */
+  log?: Logger | undefined;
 }
-
-type GroupScope = 'task' | 'cgroup' | 'none';
 
 interface GroupAccumulator {
   name: string;
@@ -79,7 +78,7 @@ export class PerfCollector implements Collector {
   private readonly requested: PerfEventSpec[];
   private readonly groupLabelNames: readonly string[];
   private readonly reader: ProcReader;
-  private readonly log: (message: string) => void;
+  private readonly log: Logger;
   private readonly logged = new Set<string>();
   private readonly budget: FdBudget;
   private registry: Registry | undefined;
@@ -90,7 +89,7 @@ export class PerfCollector implements Collector {
   private readonly groups = new Map<string, GroupAccumulator>();
   private readonly skipped = new Set<string>();
   /** cycles each group has been skipped in (kept here so the exported counter survives reset()) */
-  private readonly skipCycles = new Map<string, number>();
+  private readonly skipCycles = new Map<string, { labels: Record<string, string>; cycles: number }>();
   /** identities whose counters could not be opened (not for lack of fds): not retried */
   private readonly failed = new Set<string>();
   /** cgroup v2 path of members the snapshot has none for, read once per identity */
@@ -104,7 +103,7 @@ export class PerfCollector implements Collector {
       throw new ExporterError('CONFIG_INVALID', 'group label "event" clashes with a label of the perf metrics');
     }
     this.reader = new ProcReader(options.procfsRoot);
-    this.log = options.log ?? ((message) => process.stderr.write(`${message}\n`));
+    this.log = options.log ?? createLogger({ level: 'warn' });
     this.budget = new FdBudget(effectiveMaxFds(options.maxFds, this.reader, this.log));
   }
 
@@ -189,8 +188,9 @@ export class PerfCollector implements Collector {
       if (acc && t.enabled > 0) acc.ratio = Math.min(1, t.running / t.enabled);
     }
 
-    // groups holding counters first, so a newcomer never pushes out a group already counted
-    const order = [...cycle.groups].sort((a, b) => Number(this.skipped.has(a.key)) - Number(this.skipped.has(b.key)));
+    // groups already counted first, then new ones, then skipped ones: a newcomer never pushes out a counted group
+    const rank = (key: string): number => (this.skipped.has(key) ? 2 : this.groups.has(key) ? 0 : 1);
+    const order = [...cycle.groups].sort((a, b) => rank(a.key) - rank(b.key));
     for (const g of order) {
       const scope = scopes.get(g.key);
       if (!scope || scope.kind === 'none') continue;
@@ -199,19 +199,25 @@ export class PerfCollector implements Collector {
 
     for (const key of [...this.groups.keys()]) if (!active.has(key)) this.groups.delete(key);
     for (const key of [...this.skipped]) if (!active.has(key)) this.skipped.delete(key);
-    for (const key of this.skipped) this.skipCycles.set(key, (this.skipCycles.get(key) ?? 0) + 1);
+    for (const key of this.skipped) {
+      const g = active.get(key);
+      const entry = this.skipCycles.get(key) ?? { labels: g ? this.labelsOf(g) : { groupname: key }, cycles: 0 };
+      entry.cycles++;
+      this.skipCycles.set(key, entry);
+    }
     for (const key of [...this.skipCycles.keys()]) if (!active.has(key)) this.skipCycles.delete(key);
     const members = new Set<string>();
     for (const g of cycle.groups) for (const m of g.members) members.add(identityKey(m.pid, m.startTime));
-    for (const id of [...this.failed]) if (!members.has(id) && !id.startsWith('cgroup:')) this.failed.delete(id);
+    for (const id of [...this.failed]) if (!members.has(id)) this.failed.delete(id);
     for (const id of [...this.memberCgroups.keys()]) if (!members.has(id)) this.memberCgroups.delete(id);
     this.export();
   }
 
+  /** Drops the group series; procgroup_exporter_perf_event_supported stays: it tells why the collector fails. */
   reset(): void {
     const m = this.metrics;
     if (!m) return;
-    for (const metric of [...m.events.values(), m.ratio, m.supported, m.openFds, m.maxFds, m.skipped, m.openErrors]) metric.reset();
+    for (const metric of [...m.events.values(), m.ratio, m.openFds, m.maxFds, m.skipped, m.openErrors]) metric.reset();
   }
 
   close(): void {
@@ -219,7 +225,10 @@ export class PerfCollector implements Collector {
     this.caps?.cgroup?.closeAll();
   }
 
-  /** Probes the machine on first use; throws PERF_UNAVAILABLE (logged once) when nothing can be counted. */
+  /**
+   * Probes the machine on first use. Throws ExporterError PERF_UNAVAILABLE, with the fix in its message,
+   * when nothing can be counted; the caller logs it once per distinct message (Collection does).
+   */
   private start(): Capabilities {
     if (this.caps) return this.caps;
     if (this.unavailable) throw this.unavailable;
@@ -231,7 +240,6 @@ export class PerfCollector implements Collector {
         ? err
         : new ExporterError('PERF_UNAVAILABLE', `perf collector: ${(err as Error).message}`, { cause: err });
       this.unavailable = e;
-      this.log(e.message);
       this.exportSupported();
       throw e;
     }
@@ -240,12 +248,12 @@ export class PerfCollector implements Collector {
   private probe(): Capabilities {
     let inherit = this.options.inherit ?? 'threads';
     if (inherit === 'threads' && !this.accepts(taskClockAttr({ inherit: true, inheritThread: true, excludeHv: true }))) {
-      this.log('perf collector: this kernel has no inherit_thread (Linux < 5.13): perf.inherit=threads falls back to tree ' +
-        '(forked children are counted in their counted ancestor\'s group)');
+      this.log.warn('perf: this kernel has no inherit_thread (Linux < 5.13): perf.inherit=threads falls back to tree ' +
+        '(forked children are counted in the group of their counted ancestor)');
       inherit = 'tree';
     }
     if (inherit === 'tree' && !existsSync(`/proc/self/task/${process.pid}/children`)) {
-      this.log('perf collector: /proc/<pid>/task/<tid>/children is missing (kernel without CONFIG_PROC_CHILDREN): ' +
+      this.log.warn('perf: /proc/<pid>/task/<tid>/children is missing (kernel without CONFIG_PROC_CHILDREN): ' +
         'children of a counted process are taken to predate its counter, so a child forked later and counted in its parent\'s group may be counted twice');
     }
     const taskFlags: PerfEventAttr['flags'] = { inherit: true, inheritThread: inherit === 'threads', excludeHv: true };
@@ -277,12 +285,13 @@ export class PerfCollector implements Collector {
         cgroup = new CgroupScope({ events: openableEvents(events, { excludeHv: true }), cpus: readOnlineCpus(), budget: this.budget });
       } catch (err) {
         cgroupMount = undefined;
-        this.log(`perf collector: cgroup scope unavailable (${(err as Error).message}): ` +
-          (this.options.scope === 'auto' ? 'container groups are counted per process' : 'container groups are not counted'));
+        this.log.warn(`perf: cgroup scope unavailable: ${
+          this.options.scope === 'auto' ? 'container groups are counted per process' : 'container groups are not counted'}`, { err });
       }
     }
-    const names = events.map((e) => e.name).join(',');
-    this.log(`perf collector: counting ${names} (scope ${this.options.scope}, inherit ${inherit}, at most ${this.budget.limit} fds)`);
+    this.log.info('perf collector counting', {
+      events: events.map((e) => e.name).join(','), scope: this.options.scope, inherit, max_fds: this.budget.limit,
+    });
     return { events, inherit, task, cgroup, cgroupMount };
   }
 
@@ -294,8 +303,9 @@ export class PerfCollector implements Collector {
     } catch (err) {
       if (err instanceof ExporterError && err.code === 'PERF_EVENT_UNSUPPORTED') {
         if (eventName !== undefined) {
-          this.log(`perf collector: event ${eventName} is not supported on this machine (${(err as PerfError).errno}; ` +
-            'virtual machines usually expose no hardware PMU): skipped');
+          this.log.warn('perf: event not supported on this machine, skipped (virtual machines usually expose no hardware PMU)', {
+            event: eventName, errno: (err as PerfError).errno,
+          });
         }
         return false;
       }
@@ -318,35 +328,25 @@ export class PerfCollector implements Collector {
       for (const g of cycle.groups) out.set(g.key, scope === 'cgroup' ? { kind: 'none' } : { kind: 'task' });
       return out;
     }
-    // which groups have members in each cgroup: a cgroup counter counts them all
-    const owners = new Map<string, Set<string>>();
-    const pathsOf = new Map<string, Array<string | undefined>>();
+    const fallback = scope === 'auto' ? 'task' : 'none';
+    const choices = chooseCgroups(
+      cycle.groups.map((g) => ({ key: g.key, paths: g.members.map((m) => this.cgroupOf(m)) })),
+      (p) => parseContainerCgroup(p) !== undefined,
+    );
     for (const g of cycle.groups) {
-      const paths = g.members.map((m) => this.cgroupOf(m));
-      pathsOf.set(g.key, paths);
-      for (const p of paths) {
-        if (p === undefined) continue;
-        const set = owners.get(p) ?? new Set<string>();
-        set.add(g.key);
-        owners.set(p, set);
-      }
-    }
-    for (const g of cycle.groups) {
-      const fallback: GroupScope = scope === 'auto' ? 'task' : 'none';
-      const paths = pathsOf.get(g.key) ?? [];
-      const isContainerGroup = paths.length > 0 && paths.every((p) => p !== undefined && parseContainerCgroup(p) !== undefined);
-      if (!isContainerGroup) {
+      const choice = choices.get(g.key);
+      if (!choice || choice.kind === 'not-container') {
         out.set(g.key, { kind: fallback });
         continue;
       }
-      const tops = topmost(paths as string[]);
-      const shared = tops.some((top) => [...owners].some(([p, keys]) => isWithin(p, top) && [...keys].some((k) => k !== g.key)));
-      const targets = tops.flatMap((top) => {
-        const resolved = resolveCgroup(mount, top);
-        return resolved ? [{ path: resolved.path, directory: resolved.directory, groupKey: g.key }] : [];
-      });
-      if (shared || targets.length !== tops.length) {
-        this.logOnce(`shared:${g.key}`, `perf collector: group ${g.name}: ${shared
+      const targets = choice.kind === 'cgroups'
+        ? choice.paths.flatMap((p) => {
+          const resolved = resolveCgroup(mount, p);
+          return resolved ? [{ path: resolved.path, directory: resolved.directory, groupKey: g.key }] : [];
+        })
+        : [];
+      if (choice.kind === 'shared' || targets.length !== choice.paths.length) {
+        this.warnOnce(`shared:${g.key}`, `perf: group ${g.name}: ${choice.kind === 'shared'
           ? 'its container cgroups also hold processes of other groups'
           : 'its container cgroups are not visible under the cgroup2 mount'}, so it is ${fallback === 'task' ? 'counted per process' : 'not counted'}`);
         out.set(g.key, { kind: fallback });
@@ -365,7 +365,7 @@ export class PerfCollector implements Collector {
     try {
       p = readPidCgroup(this.reader, path.join(this.reader.root, String(m.pid), 'cgroup'))?.v2Path;
     } catch (err) {
-      this.logOnce(`pid-cgroup:${(err as ExporterError).code ?? 'error'}`, `perf collector: ${(err as Error).message}`);
+      this.warnOnce(`pid-cgroup:${(err as ExporterError).code ?? 'error'}`, 'perf: cannot read a process\'s cgroup', { err });
     }
     this.memberCgroups.set(id, p);
     return p;
@@ -397,7 +397,7 @@ export class PerfCollector implements Collector {
     }
     try {
       for (const m of newMembers) this.openMember(m, g.key, caps);
-      for (const t of newCgroups) this.openCgroup(t, g, caps);
+      for (const t of newCgroups) this.openCgroup(t, caps);
     } catch (err) {
       if (!isFdLimit(err)) throw err;
       this.skip(g, caps, (err as Error).message);
@@ -405,7 +405,7 @@ export class PerfCollector implements Collector {
     }
     if (wasSkipped) {
       this.skipped.delete(g.key);
-      this.log(`perf collector: group ${g.name} fits in the fd budget again and is counted`);
+      this.log.info('perf: group fits in the fd budget again and is counted', { group: g.name });
       this.logged.delete(`skip:${g.key}`);
     }
   }
@@ -420,12 +420,20 @@ export class PerfCollector implements Collector {
     }
   }
 
-  private openCgroup(t: CgroupTarget, g: GroupSnapshot, caps: Capabilities): void {
+  /** A cgroup that exists but cannot be counted means the kernel cannot (no CONFIG_CGROUP_PERF, perf_event on a v1 hierarchy): cgroup scope goes off. */
+  private openCgroup(t: CgroupTarget, caps: Capabilities): void {
+    const scope = caps.cgroup;
+    if (!scope) return;
     try {
-      caps.cgroup?.open(t);
+      scope.open(t);
     } catch (err) {
       if (isFdLimit(err)) throw err;
-      this.openFailed(`cgroup:${t.path}`, `cgroup ${t.path} of group ${g.name}`, err);
+      this.metrics?.openErrors.inc({ code: err instanceof ExporterError ? err.code : 'UNKNOWN' });
+      this.log.warn(`perf: cannot count cgroup ${t.path}; cgroup scope is off, container groups are ${
+        this.options.scope === 'auto' ? 'counted per process from the next cycle' : 'not counted'}`, { err });
+      scope.closeAll();
+      caps.cgroup = undefined;
+      caps.cgroupMount = undefined;
     }
   }
 
@@ -433,14 +441,14 @@ export class PerfCollector implements Collector {
     const code = err instanceof ExporterError ? err.code : 'UNKNOWN';
     this.failed.add(id);
     this.metrics?.openErrors.inc({ code });
-    this.logOnce(`open:${code}`, `perf collector: cannot count ${what}: ${(err as Error).message} (further ${code} errors are counted in procgroup_exporter_perf_open_errors_total)`);
+    this.warnOnce(`open:${code}`, `perf: cannot count ${what} (further ${code} errors are only counted in procgroup_exporter_perf_open_errors_total)`, { err });
   }
 
   private skip(g: GroupSnapshot, caps: Capabilities, why: string): void {
     caps.task.closeGroup(g.key);
     caps.cgroup?.closeGroup(g.key);
     this.skipped.add(g.key);
-    this.logOnce(`skip:${g.key}`, `perf collector: group ${g.name} skipped: ${why} (perf.max_fds)`);
+    this.warnOnce(`skip:${g.key}`, `perf: group ${g.name} skipped until its counters fit in perf.max_fds: ${why}`);
   }
 
   private labelsOf(g: GroupSnapshot): Record<string, string> {
@@ -470,35 +478,21 @@ export class PerfCollector implements Collector {
       });
       m.ratio.set(acc.labels, acc.ratio);
     }
-    for (const [key, n] of this.skipCycles) {
-      const acc = this.groups.get(key);
-      if (acc) m.skipped.inc(acc.labels, n);
-    }
+    for (const { labels, cycles } of this.skipCycles.values()) m.skipped.inc(labels, cycles);
     m.openFds.set(this.budget.used);
     m.maxFds.set(this.budget.limit);
     this.exportSupported();
   }
 
-  private logOnce(key: string, message: string): void {
+  private warnOnce(key: string, msg: string, fields?: Record<string, unknown>): void {
     if (this.logged.has(key)) return;
     this.logged.add(key);
-    this.log(message);
+    this.log.warn(msg, fields);
   }
 }
 
 function taskClockAttr(flags: PerfEventAttr['flags']): Buffer {
   return encodeAttr({ type: PerfType.SOFTWARE, config: 1n, readFormat: COUNTING_READ_FORMAT, flags });
-}
-
-/** cgroup paths of which no ancestor is in the list */
-function topmost(paths: readonly string[]): string[] {
-  const unique = [...new Set(paths)].sort();
-  return unique.filter((p) => !unique.some((q) => q !== p && isWithin(p, q)));
-}
-
-/** p is dir or below it */
-function isWithin(p: string, dir: string): boolean {
-  return p === dir || p.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
 }
 
 function readParanoid(): string {
@@ -510,11 +504,11 @@ function readParanoid(): string {
 }
 
 /** perf.max_fds, capped to the soft RLIMIT_NOFILE less a reserve for sockets and /proc reads */
-function effectiveMaxFds(maxFds: number, reader: ProcReader, log: (message: string) => void): number {
+function effectiveMaxFds(maxFds: number, reader: ProcReader, log: Logger): number {
   // our own limits: /proc/self of the procfs we run in, not of the host's procfs mount
   const soft = readPidLimits(reader, '/proc/self/limits')?.openFilesSoft ?? Infinity;
   if (maxFds <= soft - FD_RESERVE) return maxFds;
   const capped = Math.max(0, soft - FD_RESERVE);
-  log(`perf collector: perf.max_fds=${maxFds} lowered to ${capped}: the open-file limit (ulimit -n) is ${soft}`);
+  log.warn(`perf: perf.max_fds=${maxFds} lowered to ${capped}: the open-file limit (ulimit -n) is ${soft}`);
   return capped;
 }

@@ -123,3 +123,76 @@ export class CgroupScope {
     entry.set.close();
   }
 }
+
+/** How a group is counted in cgroup scope. */
+export type CgroupChoice =
+  | { kind: 'cgroups'; paths: string[] }
+  /** some member is not in a container cgroup (or its cgroup is unknown) */
+  | { kind: 'not-container' }
+  /** a cgroup of the group also holds another group's members: a cgroup counter would count them twice */
+  | { kind: 'shared' };
+
+const KUBEPODS_COMPONENT = /(?:^|-)kubepods(?:[-.]|$)/;
+
+function parentOf(p: string): string | undefined {
+  if (p === '/') return undefined;
+  const i = p.lastIndexOf('/');
+  return i <= 0 ? '/' : p.slice(0, i);
+}
+
+function inKubepods(p: string): boolean {
+  return p.split('/').some((c) => KUBEPODS_COMPONENT.test(c));
+}
+
+/**
+ * The cgroups to count each container group on. A cgroup counter counts its whole subtree, so each
+ * group gets the highest cgroups, still inside the kubepods hierarchy, that hold members of no other
+ * group: a group of all pods (the OpenShift `conmon` group) needs one cgroup, not one per container.
+ * Tasks in those cgroups that belong to no group at all are counted with the group.
+ */
+export function chooseCgroups(
+  groups: ReadonlyArray<{ key: string; paths: ReadonlyArray<string | undefined> }>,
+  isContainerPath: (cgroupPath: string) => boolean,
+): Map<string, CgroupChoice> {
+  // cgroup -> groups with members in it or below it
+  const owners = new Map<string, Set<string>>();
+  for (const g of groups) {
+    for (const p of new Set(g.paths)) {
+      for (let a: string | undefined = p; a !== undefined; a = parentOf(a)) {
+        const set = owners.get(a) ?? new Set<string>();
+        set.add(g.key);
+        owners.set(a, set);
+      }
+    }
+  }
+  const onlyFor = (p: string, key: string): boolean => {
+    const set = owners.get(p);
+    return set !== undefined && set.size === 1 && set.has(key);
+  };
+  const out = new Map<string, CgroupChoice>();
+  for (const g of groups) {
+    const paths = [...new Set(g.paths)];
+    if (paths.length === 0 || paths.some((p) => p === undefined || !isContainerPath(p))) {
+      out.set(g.key, { kind: 'not-container' });
+      continue;
+    }
+    if ((paths as string[]).some((p) => !onlyFor(p, g.key))) {
+      out.set(g.key, { kind: 'shared' });
+      continue;
+    }
+    const climbed = new Set<string>();
+    for (const p of paths as string[]) {
+      let top = p;
+      for (let up = parentOf(top); up !== undefined && inKubepods(up) && onlyFor(up, g.key); up = parentOf(up)) top = up;
+      climbed.add(top);
+    }
+    const sorted = [...climbed].sort();
+    out.set(g.key, { kind: 'cgroups', paths: sorted.filter((p) => !sorted.some((q) => q !== p && isWithinCgroup(p, q))) });
+  }
+  return out;
+}
+
+/** p is dir or below it */
+export function isWithinCgroup(p: string, dir: string): boolean {
+  return p === dir || dir === '/' || p.startsWith(`${dir}/`);
+}

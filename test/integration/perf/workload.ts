@@ -11,6 +11,7 @@ import type { Readable, Writable } from 'node:stream';
 import { Registry } from 'prom-client';
 import { PerfCollector, type PerfCollectorOptions } from '../../../src/collectors/perf.js';
 import type { CycleSnapshot } from '../../../src/grouper/snapshot.js';
+import { createLogger } from '../../../src/log.js';
 import { psiSnapshot, type GroupSpec } from '../../helpers/psi-snapshot.js';
 
 const CC = ['/usr/bin/cc', '/usr/bin/gcc', '/usr/bin/clang'].find((p) => existsSync(p));
@@ -181,7 +182,7 @@ export function perfCollector(options: Partial<PerfCollectorOptions> & Pick<Perf
     inherit: 'threads',
     maxFds: 4096,
     procfsRoot: '/proc',
-    log: (line) => logs.push(line),
+    log: createLogger({ level: 'info', write: (line) => logs.push(line) }),
     ...options,
   });
   const registry = new Registry();
