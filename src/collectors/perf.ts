@@ -13,7 +13,7 @@
  * stay within perf.max_fds (and the process's open-file limit): a group that does not fit is skipped
  * whole rather than counted in part, and counted again once it fits.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { parseContainerCgroup } from '../cgroup/container-id.js';
@@ -67,7 +67,11 @@ interface Capabilities {
   task: TaskScope;
   cgroup: CgroupScope | undefined;
   cgroupMount: Cgroup2Mount | undefined;
+  /** pids in procfsRoot are pids perf_event_open understands (same PID namespace) */
+  tasksVisible: boolean;
 }
+
+type GroupScope = { kind: 'task' } | { kind: 'none' } | { kind: 'cgroup'; targets: CgroupTarget[] };
 
 /** fds left for everything else the exporter opens (sockets, /proc files) below RLIMIT_NOFILE */
 const FD_RESERVE = 256;
@@ -99,9 +103,6 @@ export class PerfCollector implements Collector {
     this.options = options;
     this.requested = resolveEvents(options.events ?? DEFAULT_EVENTS, 'perf.events');
     this.groupLabelNames = options.groupLabelNames ?? [];
-    if (this.groupLabelNames.includes('event')) {
-      throw new ExporterError('CONFIG_INVALID', 'group label "event" clashes with a label of the perf metrics');
-    }
     this.reader = new ProcReader(options.procfsRoot);
     this.log = options.log ?? createLogger({ level: 'warn' });
     this.budget = new FdBudget(effectiveMaxFds(options.maxFds, this.reader, this.log));
@@ -289,10 +290,30 @@ export class PerfCollector implements Collector {
           this.options.scope === 'auto' ? 'container groups are counted per process' : 'container groups are not counted'}`, { err });
       }
     }
+    const tasksVisible = this.samePidNamespace();
     this.log.info('perf collector counting', {
       events: events.map((e) => e.name).join(','), scope: this.options.scope, inherit, max_fds: this.budget.limit,
     });
-    return { events, inherit, task, cgroup, cgroupMount };
+    return { events, inherit, task, cgroup, cgroupMount, tasksVisible };
+  }
+
+  /**
+   * perf_event_open takes pids of the caller's PID namespace; the pids come from procfsRoot. In a
+   * container without hostPID they differ (the host's /proc shows this process under another pid):
+   * task scope would count the wrong processes, so it is off and only cgroup scope counts.
+   */
+  private samePidNamespace(): boolean {
+    let self: string;
+    try {
+      self = readlinkSync(path.join(this.reader.root, 'self'));
+    } catch (err) {
+      this.log.warn(`perf: cannot read ${path.join(this.reader.root, 'self')}: task scope is off`, { err });
+      return false;
+    }
+    if (self === String(process.pid)) return true;
+    this.log.warn('perf: the procfs shows another PID namespace than this process\'s (run with hostPID: true): task scope is off, ' +
+      'only container groups are counted (cgroup scope)', { procfs: this.reader.root, pid_there: self, pid_here: process.pid });
+    return false;
   }
 
   /** true when the kernel opens this attr for the calling thread; PERMISSION_DENIED and the like are thrown */
@@ -320,15 +341,15 @@ export class PerfCollector implements Collector {
     return true;
   }
 
-  private classify(cycle: CycleSnapshot, caps: Capabilities): Map<string, { kind: 'task' } | { kind: 'none' } | { kind: 'cgroup'; targets: CgroupTarget[] }> {
-    const out = new Map<string, { kind: 'task' } | { kind: 'none' } | { kind: 'cgroup'; targets: CgroupTarget[] }>();
+  private classify(cycle: CycleSnapshot, caps: Capabilities): Map<string, GroupScope> {
+    const out = new Map<string, GroupScope>();
     const scope = this.options.scope;
     const mount = caps.cgroupMount;
+    const fallback = scope !== 'cgroup' && caps.tasksVisible ? 'task' : 'none';
     if (scope === 'task' || !mount || !caps.cgroup) {
-      for (const g of cycle.groups) out.set(g.key, scope === 'cgroup' ? { kind: 'none' } : { kind: 'task' });
+      for (const g of cycle.groups) out.set(g.key, { kind: fallback });
       return out;
     }
-    const fallback = scope === 'auto' ? 'task' : 'none';
     const choices = chooseCgroups(
       cycle.groups.map((g) => ({ key: g.key, paths: g.members.map((m) => this.cgroupOf(m)) })),
       (p) => parseContainerCgroup(p) !== undefined,
@@ -372,7 +393,7 @@ export class PerfCollector implements Collector {
   }
 
   /** Opens what the group lacks, or skips the whole group when it does not fit in the fd budget. */
-  private openGroup(g: GroupSnapshot, scope: { kind: 'task' } | { kind: 'cgroup'; targets: CgroupTarget[] }, caps: Capabilities): void {
+  private openGroup(g: GroupSnapshot, scope: Exclude<GroupScope, { kind: 'none' }>, caps: Capabilities): void {
     const nEvents = caps.events.length;
     const newMembers = scope.kind === 'task'
       ? g.members.filter((m) => {
