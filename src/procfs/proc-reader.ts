@@ -90,14 +90,14 @@ export class ProcReader {
   }
 
   /**
-   * Open file descriptors of a process. Since Linux 6.2 the size of /proc/<pid>/fd is the
+   * Open file descriptors of a process, given its <procfs>/<pid>/fd. Since Linux 6.2 the size of /proc/<pid>/fd is the
    * number of open fds, so one stat() replaces a readdir; older kernels report 0 and we list.
    */
-  countFds(pid: number): number {
-    const dir = `${this.root}/${pid}/fd`;
+  countFds(dir: string): number {
     try {
       if (fdSizeIsCount) {
-        return statSync(dir).size;
+        // no exception object for a process that just exited (ENOENT), the common failure
+        return statSync(dir, NO_THROW_IF_MISSING)?.size ?? GONE;
       }
       return readdirSync(dir).length;
     } catch (err) {
@@ -106,6 +106,8 @@ export class ProcReader {
     }
   }
 }
+
+const NO_THROW_IF_MISSING = { throwIfNoEntry: false } as const;
 
 /** Whether this kernel reports the fd count as the size of /proc/<pid>/fd (we hold stdio open). */
 const fdSizeIsCount = ((): boolean => {

@@ -3,11 +3,11 @@ import type { ContainerIdentity } from '../cgroup/types.js';
 import type { GroupAssignment, ProcessMatcher } from '../config/attributes.js';
 import { ParseError, ProcReadError } from '../errors.js';
 import { UserNames } from '../procfs/passwd.js';
-import { readPidIo } from '../procfs/pid-io.js';
-import { readPidLimits } from '../procfs/pid-limits.js';
-import { readPidSmapsRollup } from '../procfs/pid-smaps-rollup.js';
+import { type PidIo, readPidIo } from '../procfs/pid-io.js';
+import { type PidLimits, readPidLimits } from '../procfs/pid-limits.js';
+import { type PidSmapsRollup, readPidSmapsRollup } from '../procfs/pid-smaps-rollup.js';
 import { emptyPidStat, type PidStat, readPidStat } from '../procfs/pid-stat.js';
-import { readPidStatus } from '../procfs/pid-status.js';
+import { type PidStatus, readPidStatus } from '../procfs/pid-status.js';
 import { GONE, ProcReader } from '../procfs/proc-reader.js';
 import { type ProcStat, readProcStat } from '../procfs/proc-stat.js';
 import { LazyProcessAttributes, type AttributeSources } from './process-attributes.js';
@@ -73,6 +73,11 @@ interface ChildCounters {
 interface ProcState {
   pid: number;
   startTime: number;
+  /** <procfs>/<pid>/{stat,status,io,fd}, built once per identity */
+  statPath: string;
+  statusPath: string;
+  ioPath: string;
+  fdPath: string;
   ppid: number;
   comm: string;
   groupKey: string;
@@ -130,6 +135,7 @@ export class Tracker {
   private errors: TrackerErrors = { procReadErrors: 0, partialErrors: 0, byCause: new Map() };
   /** thread stats are used once and dropped: one object parsed into for all of them */
   private readonly threadStat = emptyPidStat();
+  private readonly childCredit = zeroChild();
 
   constructor(opts: TrackerOptions) {
     this.opts = opts;
@@ -162,7 +168,7 @@ export class Tracker {
     const stats: PidStat[] = [];
     for (const pid of this.reader.listIds(this.reader.root)) {
       if (this.shouldYield()) await yieldToEventLoop();
-      const stat = this.readStat(`${this.reader.root}/${pid}/stat`);
+      const stat = this.readStat(this.procs.get(pid)?.statPath ?? `${this.reader.root}/${pid}/stat`);
       if (stat) stats.push(stat);
     }
 
@@ -232,10 +238,13 @@ export class Tracker {
     return this.readStat(path, this.threadStat);
   }
 
-  /** Runs a read of an optional file; a denied or broken read counts as a partial error. */
-  private partial<T>(file: string, read: () => T): T | undefined {
+  /**
+   * Runs `read(arg)` for an optional file; a denied or broken read counts as a partial error.
+   * The readers below are made once, so the hot path allocates no closure per read.
+   */
+  private partial<A, T>(file: string, read: (arg: A) => T, arg: A): T | undefined {
     try {
-      return read();
+      return read(arg);
     } catch (err) {
       if (err instanceof ProcReadError) this.countError('partial', `${file}:${err.errno}`);
       else if (err instanceof ParseError) this.countError('partial', `${file}:parse`);
@@ -250,8 +259,16 @@ export class Tracker {
     return key;
   }
 
+  private readonly matchAttributes = (attrs: LazyProcessAttributes): GroupAssignment | undefined => this.opts.matcher.match(attrs);
+  private readonly readStatus = (path: string): PidStatus | undefined => readPidStatus(this.reader, path);
+  private readonly readIo = (path: string): PidIo | undefined => readPidIo(this.reader, path);
+  private readonly countFds = (path: string): number => this.reader.countFds(path);
+  private readonly readLimits = (path: string): PidLimits | undefined => readPidLimits(this.reader, path);
+  private readonly readSmapsRollup = (path: string): PidSmapsRollup | undefined => readPidSmapsRollup(this.reader, path);
+  private readonly listIds = (dir: string): number[] => this.reader.listIds(dir);
+
   private match(attrs: LazyProcessAttributes): GroupAssignment | undefined {
-    return this.partial('match', () => this.opts.matcher.match(attrs));
+    return this.partial('match', this.matchAttributes, attrs);
   }
 
   private trackFresh(fresh: PidStat[], src: AttributeSources, cycle: number, nextIgnored: Map<number, number>, vanished: ProcState[]): void {
@@ -309,9 +326,14 @@ export class Tracker {
     const previous = this.procs.get(stat.pid);
     if (previous && previous.seen !== cycle) vanished.push(previous); // pid reused
     const groupKey = this.groupKey(group);
+    const dir = `${this.reader.root}/${stat.pid}`;
     const st: ProcState = {
       pid: stat.pid,
       startTime: stat.startTime,
+      statPath: `${dir}/stat`,
+      statusPath: `${dir}/status`,
+      ioPath: `${dir}/io`,
+      fdPath: `${dir}/fd`,
       ppid: stat.ppid,
       comm: stat.comm,
       groupKey,
@@ -392,10 +414,8 @@ export class Tracker {
     const { stat } = st;
     const u = st.update;
     const d = u.delta;
-    const root = this.reader.root;
     const isNew = st.firstCycle === cycle;
     const credit = !isNew || cycle > 1; // first cycle = baseline; later newcomers are credited fully
-    const dir = `${root}/${st.pid}`;
 
     let userTicks = 0;
     let systemTicks = 0;
@@ -434,7 +454,7 @@ export class Tracker {
     st.cminflt = stat.cminflt;
     st.cmajflt = stat.cmajflt;
 
-    const status = this.partial('status', () => readPidStatus(this.reader, `${dir}/status`));
+    const status = this.partial('status', this.readStatus, st.statusPath);
     if (status) {
       d.voluntaryCtxSwitches = credit ? Math.max(0, status.voluntaryCtxSwitches - (isNew ? 0 : st.vol)) : 0;
       d.nonvoluntaryCtxSwitches = credit ? Math.max(0, status.nonvoluntaryCtxSwitches - (isNew ? 0 : st.nonvol)) : 0;
@@ -445,7 +465,7 @@ export class Tracker {
       d.voluntaryCtxSwitches = 0;
       d.nonvoluntaryCtxSwitches = 0;
     }
-    const io = this.partial('io', () => readPidIo(this.reader, `${dir}/io`));
+    const io = this.partial('io', this.readIo, st.ioPath);
     if (io) {
       d.readBytes = credit ? Math.max(0, io.readBytes - (isNew ? 0 : st.readBytes)) : 0;
       d.writeBytes = credit ? Math.max(0, io.writeBytes - (isNew ? 0 : st.writeBytes)) : 0;
@@ -455,14 +475,14 @@ export class Tracker {
       d.readBytes = 0;
       d.writeBytes = 0;
     }
-    const fds = this.partial('fd', () => this.reader.countFds(st.pid));
+    const fds = this.partial('fd', this.countFds, st.fdPath);
     u.openFds = fds === undefined || fds === GONE ? -1 : fds;
     if (st.fdLimit === undefined || this.opts.recheck) {
-      st.fdLimit = this.partial('limits', () => readPidLimits(this.reader, `${dir}/limits`))?.openFilesSoft ?? Infinity;
+      st.fdLimit = this.partial('limits', this.readLimits, `${this.reader.root}/${st.pid}/limits`)?.openFilesSoft ?? Infinity;
     }
     u.fdLimit = st.fdLimit;
     if (this.opts.gatherSmaps) {
-      const smaps = this.partial('smaps_rollup', () => readPidSmapsRollup(this.reader, `${dir}/smaps_rollup`));
+      const smaps = this.partial('smaps_rollup', this.readSmapsRollup, `${this.reader.root}/${st.pid}/smaps_rollup`);
       u.pssBytes = smaps?.pssBytes;
       u.swapPssBytes = smaps?.swapPssBytes;
     }
@@ -478,20 +498,25 @@ export class Tracker {
     return u;
   }
 
-  /** Credit for CPU and faults of children reaped since the last cycle that we had not counted. */
+  /**
+   * Credit for CPU and faults of children reaped since the last cycle that we had not counted.
+   * Returned in an object reused on every call (read it before the next).
+   */
   private creditChildren(st: ProcState): ChildCounters {
     const { stat, childNet: net, childCredited: done, childVanished: gone } = st;
     net.user += Math.max(0, stat.cutime - st.cutime) - gone.user;
     net.system += Math.max(0, stat.cstime - st.cstime) - gone.system;
     net.minflt += Math.max(0, stat.cminflt - st.cminflt) - gone.minflt;
     net.majflt += Math.max(0, stat.cmajflt - st.cmajflt) - gone.majflt;
-    st.childVanished = zeroChild();
-    const credit: ChildCounters = {
-      user: Math.max(0, net.user - done.user),
-      system: Math.max(0, net.system - done.system),
-      minflt: Math.max(0, net.minflt - done.minflt),
-      majflt: Math.max(0, net.majflt - done.majflt),
-    };
+    gone.user = 0;
+    gone.system = 0;
+    gone.minflt = 0;
+    gone.majflt = 0;
+    const credit = this.childCredit;
+    credit.user = Math.max(0, net.user - done.user);
+    credit.system = Math.max(0, net.system - done.system);
+    credit.minflt = Math.max(0, net.minflt - done.minflt);
+    credit.majflt = Math.max(0, net.majflt - done.majflt);
     done.user += credit.user;
     done.system += credit.system;
     done.minflt += credit.minflt;
@@ -500,20 +525,22 @@ export class Tracker {
   }
 
   private refreshThreads(st: ProcState, cycle: number, credit: boolean): void {
+    // `out` is rewritten in place and trimmed at the end: truncating it first (length = 0) is a
+    // runtime call per process per cycle
     const out = st.update.threads;
-    out.length = 0;
+    let n = 0;
     let threadUser = 0;
     let threadSystem = 0;
     const { stat } = st;
-    if (stat.numThreads <= 1 && !this.opts.threadDetails) {
+    const details = this.opts.threadDetails;
+    if (stat.numThreads <= 1 && !details) {
       // the process is its own only thread: no task/ reads
       const t = this.threadDelta(st, stat.pid, stat, cycle, credit, undefined);
       threadUser += t.cpuUser;
       threadSystem += t.cpuSystem;
-      out.push(t);
+      out[n++] = t;
     } else {
       const taskDir = `${this.reader.root}/${st.pid}/task`;
-      const detailDir = (tid: number): string | undefined => (this.opts.threadDetails ? `${taskDir}/${tid}` : undefined);
       // task/ is listed only when the thread set may have changed. The same count as last cycle
       // with every known thread still there (same start time) is the same set; a thread started
       // after the count was read is found next cycle, like one started after a listing.
@@ -527,28 +554,31 @@ export class Tracker {
             listed = true;
             break;
           }
-          const t = this.threadDelta(st, tid, tstat, cycle, credit, detailDir(tid));
+          const t = this.threadDelta(st, tid, tstat, cycle, credit, details ? `${taskDir}/${tid}` : undefined);
           threadUser += t.cpuUser;
           threadSystem += t.cpuSystem;
-          out.push(t);
+          out[n++] = t;
         }
       }
       if (listed) {
-        const tids = this.partial('task', () => this.reader.listIds(taskDir)) ?? [];
+        const tids = this.partial('task', this.listIds, taskDir) ?? [];
         for (const tid of tids) {
           const known = st.threads.get(tid);
           if (known?.seen === cycle || tid === failedTid) continue;
           const tstat = this.readThreadStat(known?.statPath ?? `${taskDir}/${tid}/stat`, known?.update.name ?? '');
           if (!tstat) continue;
-          const t = this.threadDelta(st, tid, tstat, cycle, credit, detailDir(tid));
+          const t = this.threadDelta(st, tid, tstat, cycle, credit, details ? `${taskDir}/${tid}` : undefined);
           threadUser += t.cpuUser;
           threadSystem += t.cpuSystem;
-          out.push(t);
+          out[n++] = t;
         }
       }
     }
-    for (const [tid, ts] of st.threads) {
-      if (ts.seen !== cycle) st.threads.delete(tid);
+    // every thread read this cycle is in `out`: fewer than known means some are gone
+    if (n !== st.threads.size) {
+      for (const [tid, ts] of st.threads) {
+        if (ts.seen !== cycle) st.threads.delete(tid);
+      }
     }
     // CPU of threads that exited and of reaped children: credited under the main thread's name,
     // so that per group the thread CPU sums to the process CPU
@@ -562,8 +592,9 @@ export class Tracker {
       r.name = st.comm;
       r.cpuUser = Math.max(0, restUser);
       r.cpuSystem = Math.max(0, restSystem);
-      out.push(r);
+      out[n++] = r;
     }
+    if (out.length !== n) out.length = n;
   }
 
   private threadDelta(st: ProcState, tid: number, tstat: PidStat, cycle: number, credit: boolean, detailDir: string | undefined): ThreadUpdate {
@@ -587,14 +618,14 @@ export class Tracker {
     ts.minflt = tstat.minflt;
     ts.majflt = tstat.majflt;
     if (detailDir !== undefined) {
-      const io = this.partial('task_io', () => readPidIo(this.reader, `${detailDir}/io`));
+      const io = this.partial('task_io', this.readIo, `${detailDir}/io`);
       if (io) {
         t.readBytes = counts ? Math.max(0, io.readBytes - ts.readBytes) : 0;
         t.writeBytes = counts ? Math.max(0, io.writeBytes - ts.writeBytes) : 0;
         ts.readBytes = io.readBytes;
         ts.writeBytes = io.writeBytes;
       }
-      const status = this.partial('task_status', () => readPidStatus(this.reader, `${detailDir}/status`));
+      const status = this.partial('task_status', this.readStatus, `${detailDir}/status`);
       if (status) {
         t.voluntaryCtxSwitches = counts ? Math.max(0, status.voluntaryCtxSwitches - ts.vol) : 0;
         t.nonvoluntaryCtxSwitches = counts ? Math.max(0, status.nonvoluntaryCtxSwitches - ts.nonvol) : 0;
