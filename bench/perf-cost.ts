@@ -3,7 +3,8 @@
  * - fds: one per (thread, event) in task scope, one per (CPU, event) per counted cgroup;
  * - exporter CPU to open and to read counters, per fd;
  * - overhead on the counted processes: a context-switch-heavy ping-pong over pipes (two processes,
- *   PERF_BENCH_ROUNDS round trips), timed uncounted and counted, alternating, median of 5 each.
+ *   PERF_BENCH_ROUNDS round trips, pinned to CPU PERF_BENCH_CPU if set), timed uncounted and counted,
+ *   alternating, median of 5 each.
  * Software events only where the machine has no PMU; hardware events are probed and added when present.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -22,6 +23,7 @@ import { closeFd, perfEventOpen } from '../src/perf/syscall.js';
 const PROCESSES = Number(process.env.PERF_BENCH_PROCESSES ?? 200);
 const READS = Number(process.env.PERF_BENCH_READS ?? 50);
 const ROUNDS = Number(process.env.PERF_BENCH_ROUNDS ?? 100_000);
+const PIN = process.env.PERF_BENCH_CPU;
 const SOFTWARE = ['TaskClock', 'ContextSwitches', 'PageFaults'];
 const HARDWARE = ['CPUCycles', 'Instructions'];
 
@@ -102,7 +104,11 @@ async function overhead(events: string[]): Promise<void> {
     // tree: the ping-pong's forked half inherits the counters too, so both sides of every switch are counted
     const c = counted ? collector(events, 'tree') : undefined;
     // stopped until its counters exist, so the whole run is counted
-    const child = spawn('sh', ['-c', `kill -STOP $$; exec ${bin} ${ROUNDS}`], { stdio: 'ignore' });
+    const script = `kill -STOP $$; exec ${bin} ${ROUNDS}`;
+    // PERF_BENCH_CPU=n pins both halves to one CPU: less noise from other load, the classic pipe benchmark
+    const child = PIN === undefined
+      ? spawn('sh', ['-c', script], { stdio: 'ignore' })
+      : spawn('taskset', ['-c', PIN, 'sh', '-c', script], { stdio: 'ignore' });
     await new Promise((r) => setTimeout(r, 50));
     if (c) {
       const pid = child.pid as number;

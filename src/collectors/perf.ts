@@ -333,7 +333,13 @@ export class PerfCollector implements Collector {
       if (err instanceof ExporterError && err.code === 'PERMISSION_DENIED') {
         throw new ExporterError('PERF_UNAVAILABLE',
           `perf collector: perf_event_open refused (${(err as PerfError).errno}): the exporter needs CAP_PERFMON (Linux 5.8+) or CAP_SYS_ADMIN, ` +
-          `or kernel.perf_event_paranoid <= 1 (it is ${readParanoid()}) to count other users' processes and kernel time`, { cause: err });
+          `or kernel.perf_event_paranoid <= 1 (it is ${readParanoid()}) to count other users' processes and kernel time; ` +
+          'in a container the seccomp profile must allow perf_event_open too (runtime default profiles tie it to those capabilities)', { cause: err });
+      }
+      if (err instanceof PerfError && err.errno === 'ENOSYS') {
+        throw new ExporterError('PERF_UNAVAILABLE',
+          'perf collector: perf_event_open does not exist here (ENOSYS): a seccomp profile filters it (the containers/common default profile of CRI-O and Podman, ' +
+          'until late 2025, allowed it only with both CAP_SYS_ADMIN and CAP_PERFMON), or the kernel has no CONFIG_PERF_EVENTS', { cause: err });
       }
       throw err;
     }
