@@ -47,6 +47,7 @@ export interface TrackerResult {
 }
 
 interface ThreadState {
+  tid: number;
   startTime: number;
   /** <procfs>/<pid>/task/<tid>/stat, built once per thread */
   statPath: string;
@@ -547,14 +548,15 @@ export class Tracker {
       let listed = st.threads.size !== stat.numThreads;
       let failedTid = -1;
       if (!listed) {
-        for (const [tid, ts] of st.threads) {
+        // values(), not entries(): iterating [tid, state] pairs allocates one array per thread
+        for (const ts of st.threads.values()) {
           const tstat = this.readThreadStat(ts.statPath, ts.update.name);
           if (!tstat || tstat.startTime !== ts.startTime) {
-            if (!tstat) failedTid = tid; // gone, or an error already counted: not read again
+            if (!tstat) failedTid = ts.tid; // gone, or an error already counted: not read again
             listed = true;
             break;
           }
-          const t = this.threadDelta(st, tid, tstat, cycle, credit, details ? `${taskDir}/${tid}` : undefined);
+          const t = this.threadDelta(st, ts.tid, tstat, cycle, credit, details ? `${taskDir}/${ts.tid}` : undefined);
           threadUser += t.cpuUser;
           threadSystem += t.cpuSystem;
           out[n++] = t;
@@ -602,7 +604,7 @@ export class Tracker {
     const isNew = !ts || ts.startTime !== tstat.startTime;
     if (!ts || isNew) {
       const statPath = ts?.statPath ?? `${this.reader.root}/${st.pid}/task/${tid}/stat`;
-      ts = { startTime: tstat.startTime, statPath, seen: cycle, utime: 0, stime: 0, minflt: 0, majflt: 0, readBytes: 0, writeBytes: 0, vol: 0, nonvol: 0, update: zeroThreadUpdate(tstat.comm, 1) };
+      ts = { tid, startTime: tstat.startTime, statPath, seen: cycle, utime: 0, stime: 0, minflt: 0, majflt: 0, readBytes: 0, writeBytes: 0, vol: 0, nonvol: 0, update: zeroThreadUpdate(tstat.comm, 1) };
       st.threads.set(tid, ts);
     }
     ts.seen = cycle;
