@@ -333,7 +333,7 @@ export class PerfCollector implements Collector {
       if (err instanceof ExporterError && err.code === 'PERMISSION_DENIED') {
         throw new ExporterError('PERF_UNAVAILABLE',
           `perf collector: perf_event_open refused (${(err as PerfError).errno}): the exporter needs CAP_PERFMON (Linux 5.8+) or CAP_SYS_ADMIN, ` +
-          `or kernel.perf_event_paranoid <= 1 (it is ${readParanoid()}) to count other users' processes and kernel time; ` +
+          `or kernel.perf_event_paranoid <= 1 (it is ${readParanoid()}) to count kernel time (<= 0 for cgroup counters; other users' processes also need ptrace access such as CAP_SYS_PTRACE); ` +
           'in a container the seccomp profile must allow perf_event_open too (runtime default profiles tie it to those capabilities)', { cause: err });
       }
       if (err instanceof PerfError && err.errno === 'ENOSYS') {
