@@ -3,7 +3,9 @@ import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { ContainerNameResolver, DEFAULT_CONTAINER_DIRS } from '../cgroup/container-names.js';
 import type { Collector } from '../collectors/collector.js';
 import { Collection } from '../collectors/collection.js';
+import { PerfCollector } from '../collectors/perf.js';
 import { PsiCollector } from '../collectors/psi.js';
+import { DEFAULT_PERF_OPTIONS, perfOptionsFromEnv } from '../perf/options.js';
 import { GroupCollector } from '../collectors/group.js';
 import { HostCollector } from '../collectors/host.js';
 import { ScrapeCollector } from '../collectors/scrape.js';
@@ -56,7 +58,7 @@ export interface Pipeline {
 
 const pageSize = basePageSize();
 
-export function buildPipeline(flags: ExporterFlags, grouping: ReturnType<GroupingSource['load']>, log: Logger): Pipeline {
+export function buildPipeline(flags: ExporterFlags, grouping: ReturnType<GroupingSource['load']>, log: Logger, env: NodeJS.ProcessEnv = process.env): Pipeline {
   const { matcher, config } = grouping;
   const registry = new Registry();
   // container runtime files sit under the host root (--path.rootfs=/host in a DaemonSet)
@@ -100,6 +102,25 @@ export function buildPipeline(flags: ExporterFlags, grouping: ReturnType<Groupin
       log,
     });
     collectors.push(psi);
+  }
+  // the seed deployment's PERF_COLLECTOR_ENABLED / *_PERF_LABELS variables win over the config file
+  const perfEnv = perfOptionsFromEnv(env);
+  if (flags['collector.perf'] || perfEnv.enabled || config?.perf.enabled) {
+    const perf = config?.perf;
+    collectors.push(
+      new PerfCollector({
+        enabled: true,
+        events: perfEnv.events ?? perf?.events,
+        scope: perf?.scope ?? DEFAULT_PERF_OPTIONS.scope,
+        inherit: perf?.inherit ?? DEFAULT_PERF_OPTIONS.inherit,
+        maxFds: perf?.maxFds ?? DEFAULT_PERF_OPTIONS.maxFds,
+        procfsRoot: flags.procfs,
+        rootfs: flags['path.rootfs'] === '/' ? undefined : flags['path.rootfs'],
+        cgroup2Root: flags['path.cgroup2'] || undefined,
+        groupLabelNames: matcher.labelNames,
+        log,
+      }),
+    );
   }
   const collection = new Collection({ tracker, grouper, collectors, registry, minIntervalMs: flags['collect.min-interval'], log });
   return { collection, registry, config, psi };

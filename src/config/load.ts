@@ -260,6 +260,7 @@ export function parseConfig(text: string, file: string): LoadedConfig {
       enabled: valid.perf?.enabled ?? DEFAULT_PERF.enabled,
       events: valid.perf?.events ?? DEFAULT_PERF.events,
       scope: valid.perf?.scope ?? DEFAULT_PERF.scope,
+      inherit: valid.perf?.inherit ?? DEFAULT_PERF.inherit,
       maxFds: valid.perf?.max_fds ?? DEFAULT_PERF.maxFds,
     },
     needs: { ...matcher.needs },

@@ -4,6 +4,8 @@
  * are checked when the rules are compiled (matcher.ts).
  */
 
+import { PERF_EVENT_NAMES } from '../perf/options.js';
+
 export interface PsiOptions {
   enabled: boolean;
   /** also export the kernel's 10s/60s/300s averages */
@@ -17,12 +19,14 @@ export interface PerfOptions {
   /** event names as written (e.g. CPUCycles, TaskClock); undefined when not given: use the collector's default set */
   events: readonly string[] | undefined;
   scope: PerfScope;
+  /** threads: counters follow later threads only; tree: also forked children (see src/perf/options.ts) */
+  inherit: 'threads' | 'tree';
   /** upper bound on perf file descriptors the collector may hold */
   maxFds: number;
 }
 
 export const DEFAULT_PSI: PsiOptions = { enabled: false, averages: false };
-export const DEFAULT_PERF: PerfOptions = { enabled: false, events: undefined, scope: 'auto', maxFds: 4096 };
+export const DEFAULT_PERF: PerfOptions = { enabled: false, events: undefined, scope: 'auto', inherit: 'threads', maxFds: 4096 };
 
 /** Highest pid Linux can hand out (PID_MAX_LIMIT on 64-bit). */
 const PID_MAX = 4194304;
@@ -80,8 +84,9 @@ export const CONFIG_SCHEMA = {
       additionalProperties: false,
       properties: {
         enabled: { type: 'boolean' },
-        events: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', minLength: 1 } },
+        events: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: PERF_EVENT_NAMES } },
         scope: { enum: ['task', 'cgroup', 'auto'] },
+        inherit: { enum: ['threads', 'tree'] },
         max_fds: { type: 'integer', minimum: 1 },
       },
     },
@@ -92,5 +97,5 @@ export const CONFIG_SCHEMA = {
 export interface RawConfig {
   process_names: unknown[];
   psi?: { enabled?: boolean; averages?: boolean };
-  perf?: { enabled?: boolean; events?: string[]; scope?: PerfScope; max_fds?: number };
+  perf?: { enabled?: boolean; events?: string[]; scope?: PerfScope; inherit?: 'threads' | 'tree'; max_fds?: number };
 }
