@@ -173,7 +173,7 @@ test('anchors, aliases and merge keys load; problems inside merged maps point at
 test('psi and perf options: defaults and typed values', () => {
   const plain = parseConfig('process_names:\n  - pid: 1\n', 'cfg.yaml');
   assert.deepEqual(plain.psi, { enabled: false, averages: false });
-  assert.deepEqual(plain.perf, { enabled: false, events: undefined, scope: 'auto', maxFds: 4096 });
+  assert.deepEqual(plain.perf, { enabled: false, events: undefined, scope: 'auto', inherit: 'threads', maxFds: 4096 });
   assert.equal(plain.file, 'cfg.yaml');
   const set = parseConfig([
     'process_names:',
@@ -183,10 +183,14 @@ test('psi and perf options: defaults and typed values', () => {
     '  enabled: true',
     '  events: [CPUCycles, TaskClock]',
     '  scope: cgroup',
+    '  inherit: tree',
     '  max_fds: 256',
   ].join('\n'), 'cfg.yaml');
   assert.deepEqual(set.psi, { enabled: true, averages: true });
-  assert.deepEqual(set.perf, { enabled: true, events: ['CPUCycles', 'TaskClock'], scope: 'cgroup', maxFds: 256 });
+  assert.deepEqual(set.perf, { enabled: true, events: ['CPUCycles', 'TaskClock'], scope: 'cgroup', inherit: 'tree', maxFds: 256 });
+  const badEvent = problemsOf('process_names:\n  - pid: 1\nperf: {events: [CPUCycles, NoSuchEvent]}\n');
+  assert.equal(badEvent[0]?.line, 3);
+  assert.match(badEvent[0]?.field ?? '', /perf\.events\[1\]/);
   assert.match(problemsOf('process_names:\n  - pid: 1\nperf: {events: []}\n')[0]?.message ?? '', /must not be an empty list/);
 });
 
