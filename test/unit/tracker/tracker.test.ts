@@ -199,3 +199,29 @@ test('unaccounted CPU: host process CPU minus all groups, since start-up, never 
   s = await cycle();
   assert.equal(Math.round(s.host.unaccounted * 100) / 100, 1, 'never decreases');
 });
+
+test('-recheck moves a process whose command line changed; its old group keeps what it had', async () => {
+  const tree = new ProcfsTree();
+  trees.push(tree);
+  const config = `process_names:\n  - name: "mode-{{.Matches.Mode}}"\n    cmdline: ['--mode=(?P<Mode>\\w+)']\n`;
+  for (const recheck of [false, true]) {
+    const { matcher } = parseConfig(config, 'recheck.yaml');
+    const tracker = new Tracker({ procfsRoot: tree.root, matcher, children: true, threads: false, threadDetails: false, gatherSmaps: false, recheck, pageSize: 4096 });
+    const grouper = new Grouper({ removeEmptyGroups: false, gatherSmaps: false, threadNameTtlCycles: 40 });
+    const cycle = async () => grouper.apply(await tracker.update(), 0, 0);
+    tree.set({ pid: 5, ppid: 1, comm: 'srv', startTime: 50, utime: 0, cmdline: ['srv', '--mode=a'] });
+    await cycle();
+    tree.set({ pid: 5, ppid: 1, comm: 'srv', startTime: 50, utime: 100, cmdline: ['srv', '--mode=a'] });
+    await cycle();
+    tree.set({ pid: 5, ppid: 1, comm: 'srv', startTime: 50, utime: 300, cmdline: ['srv', '--mode=b'] });
+    const s = await cycle();
+    if (recheck) {
+      assert.equal(cpu(group(s, 'mode-a')), 1, 'old group keeps its counter');
+      assert.equal(group(s, 'mode-a').numProcs, 0);
+      assert.equal(cpu(group(s, 'mode-b')), 2, 'new increments go to the new group');
+    } else {
+      assert.equal(cpu(group(s, 'mode-a')), 3, 'without -recheck the first match sticks');
+      assert.equal(s.groups.find((g) => g.name === 'mode-b'), undefined);
+    }
+  }
+});
