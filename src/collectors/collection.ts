@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Grouper } from '../grouper/grouper.js';
 import type { CycleSnapshot } from '../grouper/snapshot.js';
@@ -67,6 +68,9 @@ export class Collection {
       const result = await tracker.update();
       const walkSeconds = (performance.now() - start) / 1000;
       this.duration.set({ collector: 'walk' }, walkSeconds);
+      // each step after the walk takes a few ms at 30k tasks; back to back (promise reactions
+      // do not let I/O in) they would hold /health for their sum
+      await yieldToEventLoop();
       snapshot = grouper.apply(result, walkSeconds, this.scrapeErrors);
     } catch (err) {
       this.scrapeErrors++;
@@ -78,6 +82,7 @@ export class Collection {
     this.tracked.set({ state: 'tracked' }, tracker.trackedCount);
     this.tracked.set({ state: 'ignored' }, tracker.ignoredCount);
     for (const c of collectors) {
+      await yieldToEventLoop();
       const t0 = performance.now();
       try {
         await c.update(snapshot);
@@ -95,6 +100,7 @@ export class Collection {
     }
     this.last = snapshot;
     this.lastFinishedMs = performance.now();
+    await yieldToEventLoop(); // the caller renders the registry next
     return snapshot;
   }
 

@@ -1,4 +1,5 @@
 import { closeSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { ProcReadError, errnoOf, isProcessGone } from '../errors.js';
 
 /**
@@ -81,12 +82,22 @@ export class ProcReader {
       if (isProcessGone(err)) return [];
       throw new ProcReadError(dir, errnoOf(err), { cause: err });
     }
-    const ids: number[] = [];
-    for (const name of names) {
-      const c = name.charCodeAt(0);
-      if (c >= 48 && c <= 57) ids.push(Number(name));
+    return numericNames(names);
+  }
+
+  /**
+   * listIds off the event loop: listing the procfs root costs ~4 us per process in the kernel
+   * (7 ms with 1.6k processes), too long to block /health.
+   */
+  async listIdsAsync(dir: string): Promise<number[]> {
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (err) {
+      if (isProcessGone(err)) return [];
+      throw new ProcReadError(dir, errnoOf(err), { cause: err });
     }
-    return ids;
+    return numericNames(names);
   }
 
   /**
@@ -105,6 +116,15 @@ export class ProcReader {
       throw new ProcReadError(dir, errnoOf(err), { cause: err });
     }
   }
+}
+
+function numericNames(names: readonly string[]): number[] {
+  const ids: number[] = [];
+  for (const name of names) {
+    const c = name.charCodeAt(0);
+    if (c >= 48 && c <= 57) ids.push(Number(name));
+  }
+  return ids;
 }
 
 const NO_THROW_IF_MISSING = { throwIfNoEntry: false } as const;

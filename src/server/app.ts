@@ -1,3 +1,4 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
 import Router from '@koa/router';
@@ -65,6 +66,7 @@ export function createApp(opts: AppOptions): Koa {
       return;
     }
     const openMetrics = prefersOpenMetrics(ctx.get('Accept'));
+    if (openMetrics) await yieldToEventLoop(); // rendering just ran: let waiting requests in first
     const body = openMetrics ? toOpenMetrics(text) : text;
     ctx.type = openMetrics ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE;
     ctx.vary('Accept-Encoding');
