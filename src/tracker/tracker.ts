@@ -46,21 +46,24 @@ export interface TrackerResult {
   errors: TrackerErrors;
 }
 
-interface ThreadState {
+/**
+ * A live thread: what it added this cycle (the ThreadUpdate the grouper reads) and its last raw
+ * values. One object per thread, as there can be tens of thousands.
+ */
+interface ThreadState extends ThreadUpdate {
   tid: number;
   startTime: number;
   /** <procfs>/<pid>/task/<tid>/stat, built once per thread */
   statPath: string;
   seen: number;
-  utime: number;
-  stime: number;
-  minflt: number;
-  majflt: number;
-  readBytes: number;
-  writeBytes: number;
-  vol: number;
-  nonvol: number;
-  update: ThreadUpdate;
+  lastUtime: number;
+  lastStime: number;
+  lastMinflt: number;
+  lastMajflt: number;
+  lastReadBytes: number;
+  lastWriteBytes: number;
+  lastVol: number;
+  lastNonvol: number;
 }
 
 /** Four counters of the exited-children accounting, in ticks and faults. */
@@ -109,7 +112,8 @@ interface ProcState {
   /** thread credit running ahead of process credit (seconds, <= 0), settled later */
   threadCarryUser: number;
   threadCarrySystem: number;
-  threads: Map<number, ThreadState>;
+  /** threads read last cycle (a plain array: a Map per process costs ~1 KB at 20 threads) */
+  threads: ThreadState[];
   fdLimit: number | undefined;
   residual: ThreadUpdate;
   update: ProcessUpdate;
@@ -363,7 +367,7 @@ export class Tracker {
       childVanished: zeroChild(),
       threadCarryUser: 0,
       threadCarrySystem: 0,
-      threads: new Map(),
+      threads: [],
       fdLimit: undefined,
       residual: zeroThreadUpdate(stat.comm, 0),
       update: {
@@ -532,6 +536,7 @@ export class Tracker {
     // `out` is rewritten in place and trimmed at the end: truncating it first (length = 0) is a
     // runtime call per process per cycle
     const out = st.update.threads;
+    const known = st.threads;
     let n = 0;
     let threadUser = 0;
     let threadSystem = 0;
@@ -539,50 +544,51 @@ export class Tracker {
     const details = this.opts.threadDetails;
     if (stat.numThreads <= 1 && !details) {
       // the process is its own only thread: no task/ reads
-      const t = this.threadDelta(st, stat.pid, stat, cycle, credit, undefined);
+      const main = known.length === 1 && known[0]?.tid === stat.pid ? known[0] : known.find((t) => t.tid === stat.pid);
+      const t = this.threadDelta(st, main, stat.pid, stat, cycle, credit, undefined);
       threadUser += t.cpuUser;
       threadSystem += t.cpuSystem;
       out[n++] = t;
+      if (known.length !== 1 || known[0] !== t) st.threads = [t];
     } else {
       const taskDir = `${this.reader.root}/${st.pid}/task`;
       // task/ is listed only when the thread set may have changed. The same count as last cycle
       // with every known thread still there (same start time) is the same set; a thread started
       // after the count was read is found next cycle, like one started after a listing.
-      let listed = st.threads.size !== stat.numThreads;
+      let listed = known.length !== stat.numThreads;
       let failedTid = -1;
       if (!listed) {
-        // values(), not entries(): iterating [tid, state] pairs allocates one array per thread
-        for (const ts of st.threads.values()) {
-          const tstat = this.readThreadStat(ts.statPath, ts.update.name);
+        for (const ts of known) {
+          const tstat = this.readThreadStat(ts.statPath, ts.name);
           if (!tstat || tstat.startTime !== ts.startTime) {
             if (!tstat) failedTid = ts.tid; // gone, or an error already counted: not read again
             listed = true;
             break;
           }
-          const t = this.threadDelta(st, ts.tid, tstat, cycle, credit, details ? `${taskDir}/${ts.tid}` : undefined);
+          const t = this.threadDelta(st, ts, ts.tid, tstat, cycle, credit, details ? `${taskDir}/${ts.tid}` : undefined);
           threadUser += t.cpuUser;
           threadSystem += t.cpuSystem;
           out[n++] = t;
         }
       }
       if (listed) {
+        // threads already read above stay; the listing adds the others
+        const next: ThreadState[] = known.filter((t) => t.seen === cycle);
+        const byTid = new Map<number, ThreadState>();
+        for (const t of known) byTid.set(t.tid, t);
         const tids = this.partial('task', this.listIds, taskDir) ?? [];
         for (const tid of tids) {
-          const known = st.threads.get(tid);
-          if (known?.seen === cycle || tid === failedTid) continue;
-          const tstat = this.readThreadStat(known?.statPath ?? `${taskDir}/${tid}/stat`, known?.update.name ?? '');
+          const prev = byTid.get(tid);
+          if (prev?.seen === cycle || tid === failedTid) continue;
+          const tstat = this.readThreadStat(prev?.statPath ?? `${taskDir}/${tid}/stat`, prev?.name ?? '');
           if (!tstat) continue;
-          const t = this.threadDelta(st, tid, tstat, cycle, credit, details ? `${taskDir}/${tid}` : undefined);
+          const t = this.threadDelta(st, prev, tid, tstat, cycle, credit, details ? `${taskDir}/${tid}` : undefined);
           threadUser += t.cpuUser;
           threadSystem += t.cpuSystem;
           out[n++] = t;
+          next.push(t);
         }
-      }
-    }
-    // every thread read this cycle is in `out`: fewer than known means some are gone
-    if (n !== st.threads.size) {
-      for (const [tid, ts] of st.threads) {
-        if (ts.seen !== cycle) st.threads.delete(tid);
+        st.threads = next;
       }
     }
     // CPU of threads that exited and of reaped children: credited under the main thread's name,
@@ -602,43 +608,68 @@ export class Tracker {
     if (out.length !== n) out.length = n;
   }
 
-  private threadDelta(st: ProcState, tid: number, tstat: PidStat, cycle: number, credit: boolean, detailDir: string | undefined): ThreadUpdate {
-    let ts = st.threads.get(tid);
-    const isNew = !ts || ts.startTime !== tstat.startTime;
-    if (!ts || isNew) {
-      const statPath = ts?.statPath ?? `${this.reader.root}/${st.pid}/task/${tid}/stat`;
-      ts = { tid, startTime: tstat.startTime, statPath, seen: cycle, utime: 0, stime: 0, minflt: 0, majflt: 0, readBytes: 0, writeBytes: 0, vol: 0, nonvol: 0, update: zeroThreadUpdate(tstat.comm, 1) };
-      st.threads.set(tid, ts);
-    }
+  /** Updates `prev` (or a new state when the tid is new or reused) with the thread's stat; returns it. */
+  private threadDelta(st: ProcState, prev: ThreadState | undefined, tid: number, tstat: PidStat, cycle: number, credit: boolean, detailDir: string | undefined): ThreadState {
+    const isNew = !prev || prev.startTime !== tstat.startTime;
+    const ts = !prev || isNew ? this.newThread(st, prev, tid, tstat) : prev;
     ts.seen = cycle;
-    const t = ts.update;
-    t.name = tstat.comm;
+    ts.name = tstat.comm;
     const counts = credit || !isNew;
-    t.cpuUser = counts ? Math.max(0, tstat.utime - ts.utime) / TICKS_PER_SECOND : 0;
-    t.cpuSystem = counts ? Math.max(0, tstat.stime - ts.stime) / TICKS_PER_SECOND : 0;
-    t.minorFaults = counts ? Math.max(0, tstat.minflt - ts.minflt) : 0;
-    t.majorFaults = counts ? Math.max(0, tstat.majflt - ts.majflt) : 0;
-    ts.utime = tstat.utime;
-    ts.stime = tstat.stime;
-    ts.minflt = tstat.minflt;
-    ts.majflt = tstat.majflt;
+    ts.cpuUser = counts ? Math.max(0, tstat.utime - ts.lastUtime) / TICKS_PER_SECOND : 0;
+    ts.cpuSystem = counts ? Math.max(0, tstat.stime - ts.lastStime) / TICKS_PER_SECOND : 0;
+    ts.minorFaults = counts ? Math.max(0, tstat.minflt - ts.lastMinflt) : 0;
+    ts.majorFaults = counts ? Math.max(0, tstat.majflt - ts.lastMajflt) : 0;
+    ts.lastUtime = tstat.utime;
+    ts.lastStime = tstat.stime;
+    ts.lastMinflt = tstat.minflt;
+    ts.lastMajflt = tstat.majflt;
     if (detailDir !== undefined) {
       const io = this.partial('task_io', this.readIo, `${detailDir}/io`);
       if (io) {
-        t.readBytes = counts ? Math.max(0, io.readBytes - ts.readBytes) : 0;
-        t.writeBytes = counts ? Math.max(0, io.writeBytes - ts.writeBytes) : 0;
-        ts.readBytes = io.readBytes;
-        ts.writeBytes = io.writeBytes;
+        ts.readBytes = counts ? Math.max(0, io.readBytes - ts.lastReadBytes) : 0;
+        ts.writeBytes = counts ? Math.max(0, io.writeBytes - ts.lastWriteBytes) : 0;
+        ts.lastReadBytes = io.readBytes;
+        ts.lastWriteBytes = io.writeBytes;
       }
       const status = this.partial('task_status', this.readStatus, `${detailDir}/status`);
       if (status) {
-        t.voluntaryCtxSwitches = counts ? Math.max(0, status.voluntaryCtxSwitches - ts.vol) : 0;
-        t.nonvoluntaryCtxSwitches = counts ? Math.max(0, status.nonvoluntaryCtxSwitches - ts.nonvol) : 0;
-        ts.vol = status.voluntaryCtxSwitches;
-        ts.nonvol = status.nonvoluntaryCtxSwitches;
+        ts.voluntaryCtxSwitches = counts ? Math.max(0, status.voluntaryCtxSwitches - ts.lastVol) : 0;
+        ts.nonvoluntaryCtxSwitches = counts ? Math.max(0, status.nonvoluntaryCtxSwitches - ts.lastNonvol) : 0;
+        ts.lastVol = status.voluntaryCtxSwitches;
+        ts.lastNonvol = status.nonvoluntaryCtxSwitches;
       }
     }
-    return t;
+    return ts;
+  }
+
+  private newThread(st: ProcState, prev: ThreadState | undefined, tid: number, tstat: PidStat): ThreadState {
+    // join() gives a flat string; a template literal leaves a cons string behind once flattened
+    const statPath = prev?.statPath ?? [this.reader.root, '/', st.pid, '/task/', tid, '/stat'].join('');
+    // one literal with every field (no spread): all thread states share one hidden class
+    return {
+      name: tstat.comm,
+      alive: 1,
+      cpuUser: 0,
+      cpuSystem: 0,
+      minorFaults: 0,
+      majorFaults: 0,
+      readBytes: 0,
+      writeBytes: 0,
+      voluntaryCtxSwitches: 0,
+      nonvoluntaryCtxSwitches: 0,
+      tid,
+      startTime: tstat.startTime,
+      statPath,
+      seen: 0,
+      lastUtime: 0,
+      lastStime: 0,
+      lastMinflt: 0,
+      lastMajflt: 0,
+      lastReadBytes: 0,
+      lastWriteBytes: 0,
+      lastVol: 0,
+      lastNonvol: 0,
+    };
   }
 }
 
