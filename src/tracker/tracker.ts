@@ -77,11 +77,12 @@ interface ChildCounters {
 interface ProcState {
   pid: number;
   startTime: number;
-  /** <procfs>/<pid>/{stat,status,io,fd}, built once per identity */
+  /** <procfs>/<pid>/{stat,status,io,fd,task}, built once per identity */
   statPath: string;
   statusPath: string;
   ioPath: string;
   fdPath: string;
+  taskDir: string;
   ppid: number;
   comm: string;
   groupKey: string;
@@ -143,6 +144,7 @@ export class Tracker {
   private errors: TrackerErrors = { procReadErrors: 0, partialErrors: 0, byCause: new Map() };
   /** thread stats are used once and dropped: one object parsed into for all of them */
   private readonly threadStat = emptyPidStat();
+  private readonly procStat = emptyPidStat();
   private readonly childCredit = zeroChild();
 
   constructor(opts: TrackerOptions) {
@@ -172,28 +174,28 @@ export class Tracker {
       resolveContainer: this.opts.resolveContainer,
     };
 
-    // 1. one stat read per pid: identity, parent, CPU
-    const stats: PidStat[] = [];
-    for (const pid of await this.reader.listIdsAsync(this.reader.root)) {
-      if (this.shouldYield()) await yieldToEventLoop();
-      const stat = this.readStat(this.procs.get(pid)?.statPath ?? `${this.reader.root}/${pid}/stat`);
-      if (stat) stats.push(stat);
-    }
-
+    // 1. one stat read per pid: identity, parent, CPU. Parsed into one scratch object: a known
+    // identity copies it into its own stat, an ignored one keeps nothing, so steady state
+    // allocates nothing per process here.
     // 2. known identities, then new ones: match, else inherit a tracked ancestor's group
     const vanished: ProcState[] = [];
     const nextIgnored = new Map<number, number>();
     const fresh: PidStat[] = [];
-    for (const stat of stats) {
-      const st = this.procs.get(stat.pid);
+    const scratch = this.procStat;
+    for (const pid of await this.reader.listIdsAsync(this.reader.root)) {
+      if (this.shouldYield()) await yieldToEventLoop();
+      const st = this.procs.get(pid);
+      scratch.comm = st?.comm ?? '';
+      const stat = this.readStat(st?.statPath ?? `${this.reader.root}/${pid}/stat`, scratch);
+      if (!stat) continue;
       if (st && st.startTime === stat.startTime) {
         st.seen = cycle;
-        st.stat = stat;
+        Object.assign(st.stat, stat);
         st.ppid = stat.ppid;
       } else if (!this.opts.recheck && this.ignored.get(stat.pid) === stat.startTime) {
         nextIgnored.set(stat.pid, stat.startTime);
       } else {
-        fresh.push(stat);
+        fresh.push(Object.assign(emptyPidStat(), stat));
       }
     }
     if (this.opts.recheck) this.recheckTracked(src, cycle, nextIgnored);
@@ -342,6 +344,7 @@ export class Tracker {
       statusPath: `${dir}/status`,
       ioPath: `${dir}/io`,
       fdPath: `${dir}/fd`,
+      taskDir: `${dir}/task`,
       ppid: stat.ppid,
       comm: stat.comm,
       groupKey,
@@ -551,7 +554,7 @@ export class Tracker {
       out[n++] = t;
       if (known.length !== 1 || known[0] !== t) st.threads = [t];
     } else {
-      const taskDir = `${this.reader.root}/${st.pid}/task`;
+      const taskDir = st.taskDir;
       // task/ is listed only when the thread set may have changed. The same count as last cycle
       // with every known thread still there (same start time) is the same set; a thread started
       // after the count was read is found next cycle, like one started after a listing.
