@@ -115,3 +115,51 @@ test('unprivileged (uid 65534, no capabilities): serves reduced data, counts den
   }
   assert.doesNotMatch(ex.log(), /level=error/, ex.log());
 });
+
+test('least privileges: uid 65534 with CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH reads io, smaps_rollup and thread io of another user; without them those reads are denied and counted', async (t) => {
+  if (process.getuid?.() !== 0) {
+    t.skip('needs root to run processes as other users with setpriv');
+    return;
+  }
+  const otherMarker = `pgx-other-${process.pid}`;
+  const other = await startOdd('pgx-other', otherMarker, { uid: 12345 });
+  const otherConfig = join(dir, 'other.yaml');
+  writeFileSync(otherConfig, `process_names:\n  - name: other\n    cmdline: ['${otherMarker}']\n`, { mode: 0o644 });
+  const flags = ['-config.path', otherConfig, '-collect.min-interval', '0s', '-threads.details', '-gather-smaps'];
+  const errorsOf = async (ex: ExporterProcess) => {
+    const e = await waitFor('two cycles', async () => {
+      const x = await scrapeValid(ex);
+      return (find(x, 'procgroup_exporter_collection_cycles_total')[0]?.value ?? 0) >= 2 ? x : undefined;
+    });
+    assert.ok((find(e, 'namedprocess_namegroup_num_procs', { groupname: 'other' })[0]?.value ?? 0) >= 9);
+    return {
+      partial: find(e, 'namedprocess_scrape_partial_errors')[0]?.value,
+      causes: find(e, 'procgroup_exporter_read_errors_total').map((s) => s.labels.file).sort(),
+      pss: find(e, 'namedprocess_namegroup_memory_bytes', { groupname: 'other', memtype: 'proportionalResident' })[0]?.value ?? 0,
+    };
+  };
+  try {
+    const bare = await startExporter(flags, { asNobody: true });
+    let denied;
+    try {
+      denied = await errorsOf(bare);
+    } finally {
+      await bare.stop();
+    }
+    assert.deepEqual(denied.causes, ['io', 'smaps_rollup', 'task_io']);
+    assert.ok((denied.partial ?? 0) > 0);
+    assert.equal(denied.pss, 0);
+
+    const capable = await startExporter(flags, { asNobody: true, capabilities: ['sys_ptrace', 'dac_read_search'] });
+    try {
+      assert.match(readFileSync(`/proc/${capable.pid}/status`, 'utf8'), /^CapEff:\s+0+80004$/m, 'exactly CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE');
+      const allowed = await errorsOf(capable);
+      assert.deepEqual(allowed, { partial: 0, causes: [], pss: allowed.pss });
+      assert.ok(allowed.pss > 0, 'proportional memory read');
+    } finally {
+      await capable.stop();
+    }
+  } finally {
+    other.stop();
+  }
+});

@@ -49,9 +49,11 @@ export interface OddProcesses {
   stop(): void;
 }
 
-/** Children with hostile comm names and thread names, and a zombie (see churn.c). */
-export async function startOdd(comm: string, marker: string): Promise<OddProcesses> {
-  const child = spawn(churnBinary(comm), ['odd', marker], { stdio: ['ignore', 'pipe', 'ignore'] });
+/** Children with hostile comm names and thread names, and a zombie (see churn.c); `uid`: run as that user (needs root). */
+export async function startOdd(comm: string, marker: string, opts: { uid?: number } = {}): Promise<OddProcesses> {
+  const bin = churnBinary(comm);
+  const [cmd, ...args] = opts.uid === undefined ? [bin, 'odd', marker] : ['setpriv', `--reuid=${opts.uid}`, `--regid=${opts.uid}`, '--clear-groups', bin, 'odd', marker];
+  const child = spawn(cmd as string, args, { stdio: ['ignore', 'pipe', 'ignore'] });
   let out = '';
   child.stdout?.setEncoding('utf8');
   child.stdout?.on('data', (c: string) => (out += c));

@@ -17,10 +17,14 @@ export interface ExporterProcess {
   stop(): Promise<number | null>;
 }
 
-/** `serve` as a real child process on a free port; resolves once it listens. */
-export async function startExporter(args: readonly string[], opts: { asNobody?: boolean } = {}): Promise<ExporterProcess> {
+/**
+ * `serve` as a real child process on a free port; resolves once it listens. `asNobody`: as uid
+ * 65534 without capabilities, or with just `capabilities` (setpriv names, e.g. 'sys_ptrace').
+ */
+export async function startExporter(args: readonly string[], opts: { asNobody?: boolean; capabilities?: readonly string[] } = {}): Promise<ExporterProcess> {
   const node = [process.execPath, '--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), 'serve', '-web.listen-address', '127.0.0.1:0', ...args];
-  const [cmd, ...argv] = opts.asNobody ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', ...node] : node;
+  const caps = ['-all', ...(opts.capabilities ?? []).map((c) => `+${c}`)].join(',');
+  const [cmd, ...argv] = opts.asNobody ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', `--inh-caps=${caps}`, `--ambient-caps=${caps}`, ...node] : node;
   const child = spawn(cmd as string, argv, { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr?.setEncoding('utf8');
