@@ -84,6 +84,11 @@ interface Reply {
   headers: http.IncomingHttpHeaders;
   body: string;
   peer: PeerCertificate | undefined;
+  /** OpenSSL name of the negotiated cipher suite, and the protocol */
+  cipher: string | undefined;
+  protocol: string | undefined;
+  /** key exchange group, e.g. secp384r1 */
+  ecdh: string | undefined;
 }
 
 function get(port: number, opts: { tls?: boolean; user?: string; password?: string; cert?: Issued; maxVersion?: 'TLSv1.2'; headers?: Record<string, string> } = {}): Promise<Reply> {
@@ -91,11 +96,14 @@ function get(port: number, opts: { tls?: boolean; user?: string; password?: stri
   if (opts.user !== undefined) headers.Authorization = `Basic ${Buffer.from(`${opts.user}:${opts.password ?? ''}`).toString('base64')}`;
   return new Promise((resolve, reject) => {
     let peer: PeerCertificate | undefined;
+    let cipher: string | undefined;
+    let protocol: string | undefined;
+    let ecdh: string | undefined;
     const onResponse = (res: http.IncomingMessage): void => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, peer }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, peer, cipher, protocol, ecdh }));
     };
     const req = opts.tls
       ? https.request(
@@ -115,6 +123,10 @@ function get(port: number, opts: { tls?: boolean; user?: string; password?: stri
     req.on('socket', (socket) => {
       socket.on('secureConnect', () => {
         peer = (socket as TLSSocket).getPeerCertificate();
+        cipher = (socket as TLSSocket).getCipher().name;
+        protocol = (socket as TLSSocket).getProtocol() ?? undefined;
+        const key = (socket as TLSSocket).getEphemeralKeyInfo();
+        ecdh = key && 'name' in key ? key.name : undefined;
       });
     });
     req.on('error', reject);
@@ -198,6 +210,22 @@ describe('TLS', () => {
       assert.equal(r.peer?.fingerprint256, server.fingerprint256);
       await assert.rejects(get(s.port, { tls: true, maxVersion: 'TLSv1.2' }));
       await assert.rejects(get(s.port), 'plain HTTP to a TLS port gets no HTTP answer');
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('cipher_suites and curve_preferences (Go names) take effect for TLS 1.2; TLS 1.3 is unaffected', async () => {
+    const s = await start(tlsConfig('  cipher_suites: [TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256]\n  curve_preferences: [CurveP384]\n'));
+    try {
+      const r12 = await get(s.port, { tls: true, maxVersion: 'TLSv1.2' });
+      assert.equal(r12.status, 200);
+      assert.equal(r12.protocol, 'TLSv1.2');
+      assert.equal(r12.cipher, 'ECDHE-ECDSA-CHACHA20-POLY1305');
+      assert.equal(r12.ecdh, 'secp384r1');
+      const r13 = await get(s.port, { tls: true });
+      assert.equal(r13.protocol, 'TLSv1.3');
+      assert.match(r13.cipher ?? '', /^TLS_/);
     } finally {
       await s.close();
     }
