@@ -4,7 +4,8 @@
  * format served to other scrapers, so the conversion happens on the rendered text instead:
  * counter families lose the `_total` suffix in HELP/TYPE (samples keep it); a counter whose
  * name lacks `_total` (process-exporter's namedprocess_scrape_errors) cannot be an OpenMetrics
- * counter and is typed `unknown`; blank lines go; `# EOF` ends the exposition.
+ * counter and is typed `unknown`; NaN is spelled as OpenMetrics wants; blank lines go; `# EOF`
+ * ends the exposition.
  */
 export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
 
@@ -50,7 +51,8 @@ export function toOpenMetrics(text: string): string {
       out.push(`# TYPE ${family} ${omType}`);
       continue;
     }
-    out.push(line);
+    // prom-client spells NaN "Nan"; OpenMetrics accepts only "NaN"
+    out.push(line.endsWith(' Nan') ? `${line.slice(0, -3)}NaN` : line);
   }
   out.push('# EOF');
   return `${out.join('\n')}\n`;

@@ -32,6 +32,10 @@ namedprocess_namegroup_num_procs{groupname="a"} 2
   );
 });
 
+test('prom-client\'s "Nan" becomes OpenMetrics "NaN"', () => {
+  assert.equal(toOpenMetrics('# HELP lag x\n# TYPE lag gauge\nlag Nan\n'), '# HELP lag x\n# TYPE lag gauge\nlag NaN\n# EOF\n');
+});
+
 test('content negotiation by q-value, as Prometheus sends it', () => {
   assert.equal(prefersOpenMetrics('application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1'), true);
   assert.equal(prefersOpenMetrics('text/plain;version=0.0.4;q=1,application/openmetrics-text;q=0.5'), false);
