@@ -27,6 +27,8 @@ interface Options {
   theirs: string | undefined;
   /** scrapes of ours (threads on) with the /health probe running, per workload */
   healthScrapes: number;
+  /** window over which idle CPU (nobody scraping) is measured; /proc/<pid>/stat counts 10 ms ticks */
+  idleSeconds: number;
   /** 0 disables the memory check */
   memcheckScrapes: number;
   memcheckWorkload: WorkloadSpec;
@@ -39,6 +41,7 @@ const USAGE = `usage: npm run bench -- [options]   (each also as an environment 
   --pause-ms=MS           pause after each scrape (BENCH_PAUSE_MS, default 250)
   --threads=on,off        variants to run (BENCH_THREADS, default on,off)
   --health-scrapes=N      scrapes with the /health probe running, per workload (BENCH_HEALTH_SCRAPES, default 5)
+  --idle-seconds=S        window for the exporters' CPU while not scraped (BENCH_IDLE_SECONDS, default 10)
   --memcheck-scrapes=N    back-to-back scrapes of the RSS check, 0 = skip (BENCH_MEMCHECK_SCRAPES, default 10000)
   --memcheck-workload=W   workload of the RSS check (BENCH_MEMCHECK_WORKLOAD, default 100x4+churn)
   --process-exporter=PATH (BENCH_PROCESS_EXPORTER, default /usr/bin/prometheus-process-exporter; "" = skip)
@@ -57,7 +60,7 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options {
     if (!m) throw new Error(`unknown argument "${arg}"\n${USAGE}`);
     given.set(m[1] as string, m[2] as string);
   }
-  const known = ['workloads', 'scrapes', 'pause-ms', 'threads', 'health-scrapes', 'memcheck-scrapes', 'memcheck-workload', 'process-exporter', 'out'];
+  const known = ['workloads', 'scrapes', 'pause-ms', 'threads', 'health-scrapes', 'idle-seconds', 'memcheck-scrapes', 'memcheck-workload', 'process-exporter', 'out'];
   for (const key of given.keys()) if (!known.includes(key)) throw new Error(`unknown option --${key}\n${USAGE}`);
   const get = (key: string, def: string): string => given.get(key) ?? env[`BENCH_${key.toUpperCase().replace(/-/g, '_')}`] ?? def;
   const int = (key: string, def: number): number => {
@@ -83,6 +86,7 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options {
     threadVariants,
     theirs: theirs === '' ? undefined : theirs,
     healthScrapes: int('health-scrapes', 5),
+    idleSeconds: int('idle-seconds', 10),
     memcheckScrapes: int('memcheck-scrapes', 10000),
     memcheckWorkload: parseWorkload(get('memcheck-workload', '100x4+churn')),
     outDir: out === '' ? undefined : out,
@@ -94,6 +98,7 @@ const log = (msg: string): void => {
 };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const MB = 2 ** 20;
+const ms = (seconds: number | undefined): number | undefined => (seconds === undefined ? undefined : seconds * 1000);
 
 /** One rule naming every workload process by its comm: the same file for both exporters. */
 function writeConfig(dir: string): string {
@@ -242,7 +247,7 @@ async function runVariant(ctx: Context, spec: WorkloadSpec, threads: boolean): P
     for (const target of started) for (let i = 0; i < opts.warmupScrapes; i++) await target.scrape();
 
     const exporters = theirs ? [ours, theirs] : [ours];
-    const idle = await idleCpu(exporters, 3000);
+    const idle = opts.idleSeconds > 0 ? await idleCpu(exporters, opts.idleSeconds * 1000) : [];
     log(`${spec.label} threads ${t}: measuring ${opts.scrapes} scrapes each, in turns`);
     const measured = await measureInTurns(theirs ? [ours, theirs, floor] : [ours, floor], opts.scrapes, opts.pauseMs);
     const oursM: Measurement = { ...measured[0]!, idleCpuPerSecond: idle[0] };
@@ -422,6 +427,14 @@ function report(machine: Machine, theirsVersion: string | undefined, opts: Optio
     ['workload', 'tasks', 'threads', 'CPU/scrape ours (s)', 'process-exporter (s)', 'C floor (s)', 'ours/theirs', 'ours/floor', 'wall ours (ms)', 'wall theirs (ms)', 'peak RSS ours (MB)', 'theirs (MB)', 'series ours', 'theirs'],
     rows,
   );
+  const per15 = (m: Measurement | undefined): number | undefined => (m?.idleCpuPerSecond === undefined ? undefined : m.cpuSecondsPerScrape + 15 * m.idleCpuPerSecond);
+  const idleRows = results.flatMap((r) =>
+    r.variants.map((v) => {
+      const [a, b] = [per15(v.ours), per15(v.theirs)];
+      return [r.workload, v.threads ? 'on' : 'off', fmt(ms(v.ours.idleCpuPerSecond), 1), fmt(ms(v.theirs?.idleCpuPerSecond), 1), fmt(a), fmt(b), fmt(a !== undefined && b !== undefined ? a / b : undefined)];
+    }),
+  );
+  const idleTable = markdownTable(['workload', 'threads', 'idle CPU ours (ms/s)', 'theirs (ms/s)', 'CPU per 15 s interval ours (s)', 'theirs (s)', 'ours/theirs'], idleRows);
   const fitRow = (name: string, f: LinearFit | undefined): string[] => [name, fmt(f ? f.slope * 1e6 : undefined, 2), fmt(f ? f.intercept * 1e3 : undefined, 1), fmt(f?.r2, 4)];
   const fitTable = markdownTable(['CPU per scrape vs tasks (threads on)', 'µs per task', 'intercept (ms)', 'R²'], [
     fitRow('procgroup-exporter', fits.ours),
@@ -455,7 +468,26 @@ function report(machine: Machine, theirsVersion: string | undefined, opts: Optio
     `${machine.cpuModel}, ${machine.cpus} CPUs${machine.virtualization ? ` (${machine.virtualization})` : ''}, ${machine.memoryGiB} GiB, ` +
     `Linux ${machine.kernel}, Node ${machine.node}, process-exporter ${theirsVersion ?? 'not run'}; ` +
     `K=${opts.scrapes} scrapes per exporter, ${opts.pauseMs} ms pause`;
-  return [`Machine: ${machineLine}`, '', main, '', fitTable, '', '/health latency while ours (threads on) is scraped:', '', healthTable, '', 'RSS with churn:', '', mem, ''].join('\n');
+  return [
+    `Machine: ${machineLine}`,
+    '',
+    main,
+    '',
+    'CPU while nobody scrapes, and per scrape interval of 15 s (one scrape + 15 s idle):',
+    '',
+    idleTable,
+    '',
+    fitTable,
+    '',
+    '/health latency while ours (threads on) is scraped:',
+    '',
+    healthTable,
+    '',
+    'RSS with churn:',
+    '',
+    mem,
+    '',
+  ].join('\n');
 }
 
 /** The goals of issue 4, checked against this run. The C floor includes task/ reads, so it is the threads-on yardstick. */
