@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { findCgroup2Mount, parseMountInfo } from '../../src/cgroup/mountinfo.js';
+import { CgroupSandbox, cgroup2MountPoint } from '../helpers/cgroup-sandbox.js';
+import { freePort } from '../helpers/namespace.js';
 
 // End to end: real cgroup v2 directories shaped like a node's kubepods tree (CRI-O and containerd
 // with the systemd driver, Docker with cgroupfs), real processes moved into them, the kubelet's log
@@ -21,62 +21,22 @@ const ID_APP = 'a1'.repeat(32);
 const ID_ETCD = 'b2'.repeat(32);
 const ID_DNS = 'e5f33b6cada06235e2f7c5429e7558acd418f31fa668b4ea77b7624b72640d18';
 
-function cgroup2Mount(): string | { skip: string } {
-  if (process.getuid?.() !== 0) return { skip: 'needs root to create cgroups and move processes' };
-  const mount = findCgroup2Mount(parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8'), '/proc/self/mountinfo'));
-  if (!mount) return { skip: 'no cgroup2 filesystem mounted (cgroup v1 only)' };
-  if (mount.root !== '/') return { skip: `cgroup2 mounted from ${mount.root}, not the hierarchy root` };
-  return mount.mountPoint;
-}
 
-const where = cgroup2Mount();
+const where = cgroup2MountPoint();
 const skip = typeof where === 'string' ? false : where.skip;
 if (skip) console.log(`# skipping container end-to-end test: ${skip}`);
 
-const children: ChildProcess[] = [];
-const created: string[] = [];
+const sandbox = new CgroupSandbox();
 const rootfs = mkdtempSync(path.join(tmpdir(), 'containers-e2e-'));
 
 after(async () => {
   // stop everything we started (the exporter too), then remove the cgroups, deepest first
-  await Promise.all(
-    children.map(
-      (c) => new Promise((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve(null) : (c.once('exit', resolve), c.kill('SIGKILL')))),
-    ),
-  );
-  for (const dir of created.reverse()) rmdirSync(dir);
+  await sandbox.cleanup();
   rmSync(rootfs, { recursive: true, force: true });
 });
 
-function makeCgroup(base: string, rel: string): string {
-  let dir = base;
-  for (const part of rel.split('/')) {
-    dir = path.join(dir, part);
-    try {
-      mkdirSync(dir);
-      created.push(dir);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-  }
-  return dir;
-}
 
-function startIn(dir: string, command: string, args: string[], stdio: StdioOptions = 'ignore'): ChildProcess {
-  const child = spawn(command, args, { stdio });
-  children.push(child);
-  writeFileSync(path.join(dir, 'cgroup.procs'), String(child.pid));
-  return child;
-}
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 async function scrape(url: string, exporter: ChildProcess, stderr: () => string): Promise<string> {
   for (let attempt = 0; attempt < 100; attempt++) {
@@ -121,20 +81,20 @@ process_names:
 
 test('pods and containers become groups with namespace/pod/container labels on /metrics', { skip, timeout: 60_000 }, async () => {
   const mount = where as string;
-  const top = makeCgroup(mount, `procgroup-exporter-e2e-${process.pid}`);
+  const top = sandbox.makeCgroup(mount, `procgroup-exporter-e2e-${process.pid}`);
   const slice = (qos: string, uid: string) => `kubepods.slice/kubepods-${qos}.slice/kubepods-${qos}-pod${uid.replaceAll('-', '_')}.slice`;
 
   // CRI-O, burstable: two processes in the app container, one conmon at pod level
-  const appScope = makeCgroup(top, `${slice('burstable', UID_APP)}/crio-${ID_APP}.scope`);
-  startIn(appScope, 'sleep', ['300']);
-  startIn(appScope, 'sleep', ['300']);
-  startIn(makeCgroup(top, `${slice('burstable', UID_APP)}/crio-conmon-${ID_APP}.scope`), 'sleep', ['300']);
+  const appScope = sandbox.makeCgroup(top, `${slice('burstable', UID_APP)}/crio-${ID_APP}.scope`);
+  sandbox.startIn(appScope, 'sleep', ['300']);
+  sandbox.startIn(appScope, 'sleep', ['300']);
+  sandbox.startIn(sandbox.makeCgroup(top, `${slice('burstable', UID_APP)}/crio-conmon-${ID_APP}.scope`), 'sleep', ['300']);
   // containerd, guaranteed, named only by its bundle's config.json (its process starts later)
-  const etcdScope = makeCgroup(top, `kubepods.slice/kubepods-pod${UID_ETCD.replaceAll('-', '_')}.slice/cri-containerd-${ID_ETCD}.scope`);
+  const etcdScope = sandbox.makeCgroup(top, `kubepods.slice/kubepods-pod${UID_ETCD.replaceAll('-', '_')}.slice/cri-containerd-${ID_ETCD}.scope`);
   // Docker with the cgroupfs driver, best-effort, named by config.v2.json
-  startIn(makeCgroup(top, `kubepods/besteffort/pod${UID_DNS}/${ID_DNS}`), 'sleep', ['300']);
+  sandbox.startIn(sandbox.makeCgroup(top, `kubepods/besteffort/pod${UID_DNS}/${ID_DNS}`), 'sleep', ['300']);
   // not in a pod: must stay out of every container group
-  children.push(spawn('sleep', ['300'], { stdio: 'ignore' }));
+  sandbox.adopt(spawn('sleep', ['300'], { stdio: 'ignore' }));
 
   const logDir = path.join(rootfs, 'var/log/containers');
   mkdirSync(logDir, { recursive: true });
@@ -166,13 +126,13 @@ test('pods and containers become groups with namespace/pod/container labels on /
     ['--import', 'tsx', 'src/cli/main.ts', 'serve', `--config.path=${configFile}`, `--web.listen-address=127.0.0.1:${port}`, `--path.rootfs=${rootfs}`, '--collect.min-interval=0'],
     { cwd: repo, stdio: ['ignore', 'ignore', 'pipe'] },
   );
-  children.push(exporter);
+  sandbox.adopt(exporter);
   exporter.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const url = `http://127.0.0.1:${port}/metrics`;
   await scrape(url, exporter, () => stderr);
   // a process that appears after the first cycle and burns 1 s of CPU before the next scrape
   // (the exporter walks /proc only on scrape, so it first sees the process inside its cgroup)
-  const busy = startIn(etcdScope, process.execPath, ['-e', BUSY], ['ignore', 'pipe', 'ignore']);
+  const busy = sandbox.startIn(etcdScope, process.execPath, ['-e', BUSY], ['ignore', 'pipe', 'ignore']);
   await new Promise((resolve) => busy.stdout?.once('data', resolve));
   const text = await scrape(url, exporter, () => stderr);
 

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { ContainerNameResolver } from '../../../src/cgroup/container-names.js';
-import { findCgroup2Mount, parseMountInfo } from '../../../src/cgroup/mountinfo.js';
 import { readPidCgroup } from '../../../src/procfs/pid-cgroup.js';
 import { ProcReader } from '../../../src/procfs/proc-reader.js';
+import { CgroupSandbox, cgroup2MountPoint } from '../../helpers/cgroup-sandbox.js';
 
 // Real cgroup v2 directories shaped like a node's kubepods tree (under a test-owned parent, so a
 // real node's kubepods is never touched), real processes moved into them, their /proc/<pid>/cgroup
@@ -20,64 +19,33 @@ const ID_APP = 'a1'.repeat(32);
 const ID_CTRD = 'b2'.repeat(32);
 const ID_FS = 'c3'.repeat(32);
 
-function cgroup2Dir(): string | { skip: string } {
-  if (process.getuid?.() !== 0) return { skip: 'needs root to create cgroups and move processes' };
-  const mount = findCgroup2Mount(parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8'), '/proc/self/mountinfo'));
-  if (!mount) return { skip: 'no cgroup2 filesystem mounted (cgroup v1 only)' };
-  if (mount.root !== '/') return { skip: `cgroup2 mounted from ${mount.root}, not the hierarchy root` };
-  return mount.mountPoint;
-}
 
-const where = cgroup2Dir();
+const where = cgroup2MountPoint();
 const skip = typeof where === 'string' ? false : where.skip;
 if (skip) console.log(`# skipping real cgroup v2 test: ${skip}`);
 
-const children: ChildProcess[] = [];
-const created: string[] = [];
+const sandbox = new CgroupSandbox();
+const startSleeper = (dir: string): number => sandbox.startIn(dir).pid as number;
 const files = mkdtempSync(path.join(tmpdir(), 'container-identity-'));
 
 after(async () => {
-  await Promise.all(
-    children.map((c) => new Promise((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve(null) : (c.once('exit', resolve), c.kill('SIGKILL'))))),
-  );
-  for (const dir of created.reverse()) rmdirSync(dir);
+  await sandbox.cleanup();
   rmSync(files, { recursive: true, force: true });
 });
 
-/** mkdir -p under the mount, remembering each level for removal */
-function makeCgroup(base: string, rel: string): string {
-  let dir = base;
-  for (const part of rel.split('/')) {
-    dir = path.join(dir, part);
-    try {
-      mkdirSync(dir);
-      created.push(dir);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-  }
-  return dir;
-}
 
-function startIn(dir: string): number {
-  const child = spawn('sleep', ['300'], { stdio: 'ignore' });
-  children.push(child);
-  const pid = child.pid as number;
-  writeFileSync(path.join(dir, 'cgroup.procs'), String(pid));
-  return pid;
-}
 
 test('processes in kubepods-shaped cgroup v2 dirs get their pod and container', { skip }, () => {
   const mount = where as string;
-  const top = makeCgroup(mount, `procgroup-exporter-test-${process.pid}`);
+  const top = sandbox.makeCgroup(mount, `procgroup-exporter-test-${process.pid}`);
   const testRoot = `/${path.relative(mount, top)}`;
   const slice = (qos: string, uid: string) =>
     `kubepods.slice/kubepods-${qos}.slice/kubepods-${qos}-pod${uid.replaceAll('-', '_')}.slice`;
 
-  const app = startIn(makeCgroup(top, `${slice('burstable', UID_CRIO)}/crio-${ID_APP}.scope/container`));
-  const conmon = startIn(makeCgroup(top, `${slice('burstable', UID_CRIO)}/crio-conmon-${ID_APP}.scope`));
-  const ctrd = startIn(makeCgroup(top, `kubepods.slice/kubepods-pod${UID_CTRD.replaceAll('-', '_')}.slice/cri-containerd-${ID_CTRD}.scope`));
-  const cgroupfs = startIn(makeCgroup(top, `kubepods/besteffort/pod${UID_FS}/${ID_FS}`));
+  const app = startSleeper(sandbox.makeCgroup(top, `${slice('burstable', UID_CRIO)}/crio-${ID_APP}.scope/container`));
+  const conmon = startSleeper(sandbox.makeCgroup(top, `${slice('burstable', UID_CRIO)}/crio-conmon-${ID_APP}.scope`));
+  const ctrd = startSleeper(sandbox.makeCgroup(top, `kubepods.slice/kubepods-pod${UID_CTRD.replaceAll('-', '_')}.slice/cri-containerd-${ID_CTRD}.scope`));
+  const cgroupfs = startSleeper(sandbox.makeCgroup(top, `kubepods/besteffort/pod${UID_FS}/${ID_FS}`));
 
   const logDir = path.join(files, 'containers');
   const containerdDir = path.join(files, 'k8s.io');
