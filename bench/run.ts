@@ -513,6 +513,16 @@ function goals(results: readonly WorkloadResult[], fits: Fits, memcheck: Memchec
   return lines;
 }
 
+/** The commit the measured build came from, and whether src/ or bench/ differed from it. */
+function sourceRevision(): { commit: string; modified: boolean } | undefined {
+  try {
+    const git = (...args: string[]): string => execFileSync('git', ['-C', REPO_ROOT, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return { commit: git('rev-parse', 'HEAD'), modified: git('status', '--porcelain', '--', 'src', 'bench/run.ts', 'bench/floor.c', 'bench/workload.c') !== '' };
+  } catch {
+    return undefined;
+  }
+}
+
 function theirsVersion(path: string | undefined): string | undefined {
   if (!path) return undefined;
   try {
@@ -548,7 +558,7 @@ async function main(): Promise<void> {
     if (opts.outDir) {
       mkdirSync(opts.outDir, { recursive: true });
       const date = new Date().toISOString().slice(0, 10);
-      const common = { date: new Date().toISOString(), machine, processExporter: version, options: { ...opts, workloads: opts.workloads.map((w) => w.label), memcheckWorkload: opts.memcheckWorkload.label } };
+      const common = { date: new Date().toISOString(), machine, source: sourceRevision(), processExporter: version, options: { ...opts, workloads: opts.workloads.map((w) => w.label), memcheckWorkload: opts.memcheckWorkload.label } };
       for (const r of results) writeFileSync(join(opts.outDir, `${date}-${r.workload}.json`), `${JSON.stringify({ ...common, ...r }, null, 2)}\n`);
       if (memcheck) writeFileSync(join(opts.outDir, `${date}-memcheck.json`), `${JSON.stringify({ ...common, ...memcheck }, null, 2)}\n`);
       writeFileSync(join(opts.outDir, `${date}-summary.json`), `${JSON.stringify({ ...common, fits, goals: goalLines, table }, null, 2)}\n`);
