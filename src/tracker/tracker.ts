@@ -450,8 +450,8 @@ export class Tracker {
 
     const status = this.partial('status', this.readStatus, st.statusPath);
     if (status) {
-      d.voluntaryCtxSwitches = credit ? Math.max(0, status.voluntaryCtxSwitches - (isNew ? 0 : st.vol)) : 0;
-      d.nonvoluntaryCtxSwitches = credit ? Math.max(0, status.nonvoluntaryCtxSwitches - (isNew ? 0 : st.nonvol)) : 0;
+      d.voluntaryCtxSwitches = increment(credit, isNew, status.voluntaryCtxSwitches, st.vol);
+      d.nonvoluntaryCtxSwitches = increment(credit, isNew, status.nonvoluntaryCtxSwitches, st.nonvol);
       st.vol = status.voluntaryCtxSwitches;
       st.nonvol = status.nonvoluntaryCtxSwitches;
       u.swappedBytes = status.vmSwapBytes;
@@ -461,8 +461,8 @@ export class Tracker {
     }
     const io = this.partial('io', this.readIo, st.ioPath);
     if (io) {
-      d.readBytes = credit ? Math.max(0, io.readBytes - (isNew ? 0 : st.readBytes)) : 0;
-      d.writeBytes = credit ? Math.max(0, io.writeBytes - (isNew ? 0 : st.writeBytes)) : 0;
+      d.readBytes = increment(credit, isNew, io.readBytes, st.readBytes);
+      d.writeBytes = increment(credit, isNew, io.writeBytes, st.writeBytes);
       st.readBytes = io.readBytes;
       st.writeBytes = io.writeBytes;
     } else {
@@ -719,4 +719,9 @@ export class Tracker {
 
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** A counter's increment: nothing at the baseline, all of it for a newcomer, never negative. */
+function increment(credit: boolean, isNew: boolean, now: number, last: number): number {
+  return credit ? Math.max(0, now - (isNew ? 0 : last)) : 0;
 }

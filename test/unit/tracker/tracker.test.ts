@@ -225,3 +225,17 @@ test('-recheck moves a process whose command line changed; its old group keeps w
     }
   }
 });
+
+test('I/O bytes: baseline at start-up, increments later, newcomers in full', async () => {
+  const { tree, cycle } = setup();
+  tree.set({ pid: 110, ppid: 1, comm: 'app', startTime: 1100, readBytes: 5000 });
+  let s = await cycle();
+  assert.equal(group(s, 'app').readBytes, 0);
+  tree.set({ pid: 110, ppid: 1, comm: 'app', startTime: 1100, readBytes: 5600 });
+  s = await cycle();
+  assert.equal(group(s, 'app').readBytes, 600);
+  tree.set({ pid: 111, ppid: 1, comm: 'app', startTime: 1110, readBytes: 70 });
+  s = await cycle();
+  assert.equal(group(s, 'app').readBytes, 670, 'a newcomer brings all its bytes');
+  assert.equal(group(s, 'app').voluntaryCtxSwitches, 1, "the newcomer's context switch (the first process's did not change)");
+});
