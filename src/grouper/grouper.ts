@@ -1,5 +1,5 @@
 import { TICKS_PER_SECOND, type TrackerResult } from '../tracker/tracker.js';
-import type { ProcessUpdate } from '../tracker/updates.js';
+import type { ProcessDelta, ProcessUpdate } from '../tracker/updates.js';
 import type { CycleSnapshot, GroupSnapshot, ProcessMember, ThreadGroupSnapshot } from './snapshot.js';
 
 export interface GrouperOptions {
@@ -137,16 +137,22 @@ export class Grouper {
   }
 }
 
+/** The monotonic counters a group and a thread name both accumulate. */
+type Counters = Pick<ThreadGroupSnapshot, 'cpu' | 'readBytes' | 'writeBytes' | 'majorFaults' | 'minorFaults' | 'voluntaryCtxSwitches' | 'nonvoluntaryCtxSwitches'>;
+
+function addDelta(acc: Counters, d: ProcessDelta): void {
+  acc.cpu.user += d.cpuUser;
+  acc.cpu.system += d.cpuSystem;
+  acc.readBytes += d.readBytes;
+  acc.writeBytes += d.writeBytes;
+  acc.majorFaults += d.majorFaults;
+  acc.minorFaults += d.minorFaults;
+  acc.voluntaryCtxSwitches += d.voluntaryCtxSwitches;
+  acc.nonvoluntaryCtxSwitches += d.nonvoluntaryCtxSwitches;
+}
+
 function addProcess(g: GroupSnapshot, u: ProcessUpdate): void {
-  const d = u.delta;
-  g.cpu.user += d.cpuUser;
-  g.cpu.system += d.cpuSystem;
-  g.readBytes += d.readBytes;
-  g.writeBytes += d.writeBytes;
-  g.majorFaults += d.majorFaults;
-  g.minorFaults += d.minorFaults;
-  g.voluntaryCtxSwitches += d.voluntaryCtxSwitches;
-  g.nonvoluntaryCtxSwitches += d.nonvoluntaryCtxSwitches;
+  addDelta(g, u.delta);
 
   g.numProcs++;
   g.numThreads += u.numThreads;
@@ -201,12 +207,5 @@ function addThread(threads: Map<string, ThreadAccum>, t: ProcessUpdate['threads'
     acc.lastSeenCycle = cycle;
   }
   acc.count += t.alive;
-  acc.cpu.user += t.cpuUser;
-  acc.cpu.system += t.cpuSystem;
-  acc.majorFaults += t.majorFaults;
-  acc.minorFaults += t.minorFaults;
-  acc.readBytes += t.readBytes;
-  acc.writeBytes += t.writeBytes;
-  acc.voluntaryCtxSwitches += t.voluntaryCtxSwitches;
-  acc.nonvoluntaryCtxSwitches += t.nonvoluntaryCtxSwitches;
+  addDelta(acc, t);
 }
