@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync, readdirSync, statSync, statfsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { ProcReadError, errnoOf, isProcessGone } from '../errors.js';
 
@@ -13,9 +13,12 @@ const INITIAL_SIZE = 64 * 1024;
 export class ProcReader {
   readonly root: string;
   private buf: Buffer = Buffer.allocUnsafe(INITIAL_SIZE);
+  /** the size of <pid>/fd is the fd count: a real procfs on Linux 6.2+, not a copied tree */
+  private readonly fdSizeIsCount: boolean;
 
   constructor(root: string) {
     this.root = root.replace(/\/+$/, '') || '/';
+    this.fdSizeIsCount = kernelReportsFdCount && isProcfs(this.root);
   }
 
   get bytes(): Buffer {
@@ -102,11 +105,12 @@ export class ProcReader {
 
   /**
    * Open file descriptors of a process, given its <procfs>/<pid>/fd. Since Linux 6.2 the size of /proc/<pid>/fd is the
-   * number of open fds, so one stat() replaces a readdir; older kernels report 0 and we list.
+   * number of open fds, so one stat() replaces a readdir; older kernels report 0, and a copied
+   * tree (a plain directory, size 4096) is no procfs at all: there we list.
    */
   countFds(dir: string): number {
     try {
-      if (fdSizeIsCount) {
+      if (this.fdSizeIsCount) {
         // no exception object for a process that just exited (ENOENT), the common failure
         return statSync(dir, NO_THROW_IF_MISSING)?.size ?? GONE;
       }
@@ -130,10 +134,22 @@ function numericNames(names: readonly string[]): number[] {
 const NO_THROW_IF_MISSING = { throwIfNoEntry: false } as const;
 
 /** Whether this kernel reports the fd count as the size of /proc/<pid>/fd (we hold stdio open). */
-const fdSizeIsCount = ((): boolean => {
+const kernelReportsFdCount = ((): boolean => {
   try {
     return statSync('/proc/self/fd').size > 0;
   } catch {
     return false;
   }
 })();
+
+/** statfs(2) f_type of procfs (linux/magic.h) */
+const PROC_SUPER_MAGIC = 0x9fa0;
+
+function isProcfs(root: string): boolean {
+  try {
+    return statfsSync(root).type === PROC_SUPER_MAGIC;
+  } catch {
+    // a root that cannot be read fails on its first listing, with the path in the error
+    return false;
+  }
+}

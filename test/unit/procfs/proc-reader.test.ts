@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readdirSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { test } from 'node:test';
 import { GONE, ProcReader } from '../../../src/procfs/proc-reader.js';
+import { copyProc } from '../../helpers/proc-copy.js';
 
 const reader = new ProcReader('/proc');
 
@@ -35,4 +36,21 @@ test('countFds follows opened and closed fds, and is GONE for a process that exi
   const child = spawn('true', { stdio: 'ignore' });
   await new Promise((resolve) => child.once('exit', resolve));
   assert.equal(reader.countFds(`/proc/${child.pid}/fd`), GONE);
+});
+
+test('countFds in a copied /proc tree counts the fd links, not the directory size', () => {
+  const fds = [openSync('/proc/self/stat', 'r'), openSync('/proc/self/status', 'r'), openSync('/proc/self/io', 'r')];
+  const root = copyProc([process.pid]);
+  try {
+    for (const fd of fds) closeSync(fd);
+    const dir = `${root}/${process.pid}/fd`;
+    const links = readdirSync(dir).length;
+    // the copy is a plain directory: its size says nothing about its entries
+    assert.notEqual(statSync(dir).size, links);
+    assert.equal(new ProcReader(root).countFds(dir), links);
+    assert.ok(links >= 6, `${links} fd links copied (stdio and the three opened above)`);
+    assert.equal(new ProcReader(root).countFds(`${root}/999999999/fd`), GONE);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
