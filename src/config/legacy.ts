@@ -10,7 +10,7 @@
  */
 import { ExporterError } from '../errors.js';
 import type { GroupAssignment, ProcessAttributes, ProcessMatcher } from './attributes.js';
-import { compileGoRegex, GoRegexError } from './go-regex.js';
+import { compileGoRegex, GoRegexError, type GoRegex } from './re2.js';
 
 export interface LegacyOptions {
   /** comm names; entries may themselves be comma-separated, as the flag is */
@@ -25,14 +25,14 @@ class LegacyMatcher implements ProcessMatcher {
   readonly labelNames: readonly string[] = [];
 
   /** comm -> regex, or null for a plain -procnames entry */
-  constructor(private readonly mapping: ReadonlyMap<string, RegExp | null>) {}
+  constructor(private readonly mapping: ReadonlyMap<string, GoRegex | null>) {}
 
   match(p: ProcessAttributes): GroupAssignment | undefined {
     const regex = this.mapping.get(p.comm);
     if (regex === undefined) return undefined;
     if (regex === null) return { name: p.comm, labels: NO_LABELS };
     const m = regex.exec(p.cmdline().join(' '));
-    const capture = m?.slice(1).find((s) => s !== undefined && s !== '');
+    const capture = m?.groups.slice(1).find((s) => s !== undefined && s !== '');
     return capture === undefined ? undefined : { name: `${p.comm}:${capture}`, labels: NO_LABELS };
   }
 }
@@ -41,8 +41,8 @@ function flagError(message: string, cause?: unknown): ExporterError {
   return new ExporterError('FLAG_INVALID', message, cause === undefined ? undefined : { cause });
 }
 
-function parseNameMapping(s: string): Map<string, RegExp | null> {
-  const mapping = new Map<string, RegExp | null>();
+function parseNameMapping(s: string): Map<string, GoRegex | null> {
+  const mapping = new Map<string, GoRegex | null>();
   if (s === '') return mapping;
   const toks = s.split(',');
   if (toks.length % 2 === 1) throw flagError(`bad -namemapping "${s}": odd number of comma-separated tokens (want name,regex pairs)`);
@@ -53,7 +53,7 @@ function parseNameMapping(s: string): Map<string, RegExp | null> {
     const name = toks[i] as string;
     const src = toks[i + 1] as string;
     try {
-      mapping.set(name, compileGoRegex(src).regex);
+      mapping.set(name, compileGoRegex(src));
     } catch (err) {
       if (!(err instanceof GoRegexError)) throw err;
       throw flagError(`bad -namemapping regex "${src}" for "${name}": ${err.message}`, err);

@@ -10,7 +10,7 @@
  */
 import type { ContainerIdentity } from '../cgroup/types.js';
 import type { GroupAssignment, ProcessAttributes, ProcessMatcher } from './attributes.js';
-import { compileGoRegex, GoRegexError } from './go-regex.js';
+import { compileGoRegex, GoRegexError, type GoRegex } from './re2.js';
 import {
   compileTemplate, StartTime, TemplateError,
   type CompiledTemplate, type TemplateScope, type TemplateValue, type TemplateVar,
@@ -44,9 +44,9 @@ export type FieldPath = readonly (string | number)[];
 export type ProblemSink = (path: FieldPath, message: string, where?: { key?: boolean; offset?: number }) => void;
 
 interface ContainerPatterns {
-  namespace?: RegExp;
-  pod?: RegExp;
-  name?: RegExp;
+  namespace?: GoRegex;
+  pod?: GoRegex;
+  name?: GoRegex;
 }
 
 interface CompiledRule {
@@ -55,8 +55,8 @@ interface CompiledRule {
   comms?: ReadonlySet<string>;
   exeBases?: ReadonlySet<string>;
   exeFulls?: ReadonlySet<string>;
-  cmdline?: readonly RegExp[];
-  cgroup?: readonly RegExp[];
+  cmdline?: readonly GoRegex[];
+  cgroup?: readonly GoRegex[];
   container?: ContainerPatterns;
   name: CompiledTemplate;
   labels: readonly (readonly [string, CompiledTemplate])[];
@@ -151,11 +151,15 @@ class ProcessFacts implements TemplateScope {
   }
 }
 
-function searchAll(regexes: readonly RegExp[], text: string, captures: Record<string, string>): boolean {
+function searchAll(regexes: readonly GoRegex[], text: string, captures: Record<string, string>): boolean {
   for (const re of regexes) {
+    if (re.groupNames.length === 0) {
+      if (!re.test(text)) return false;
+      continue;
+    }
     const m = re.exec(text);
     if (!m) return false;
-    if (m.groups) for (const [k, v] of Object.entries(m.groups)) captures[k] = v ?? '';
+    Object.assign(captures, m.named);
   }
   return true;
 }
@@ -228,13 +232,13 @@ function needsOf(rules: readonly CompiledRule[]): AttributeNeeds {
   return needs;
 }
 
-function compileRegexes(list: readonly string[], path: FieldPath, report: ProblemSink, names: Set<string>): RegExp[] {
-  const out: RegExp[] = [];
+function compileRegexes(list: readonly string[], path: FieldPath, report: ProblemSink, names: Set<string>): GoRegex[] {
+  const out: GoRegex[] = [];
   list.forEach((src, i) => {
     try {
       const re = compileGoRegex(src);
       re.groupNames.forEach((n) => names.add(n));
-      out.push(re.regex);
+      out.push(re);
     } catch (err) {
       if (!(err instanceof GoRegexError)) throw err;
       report([...path, i], `bad regex ${JSON.stringify(src)}: ${err.message}`, { offset: err.offset });
@@ -306,7 +310,7 @@ function compileRule(raw: unknown, path: FieldPath, report: ProblemSink): Compil
       const src = raw.container[key];
       if (typeof src !== 'string') continue;
       try {
-        patterns[key] = compileGoRegex(src, { anchored: true }).regex;
+        patterns[key] = compileGoRegex(src, { anchored: true });
       } catch (err) {
         if (!(err instanceof GoRegexError)) throw err;
         fail([...path, 'container', key], `bad regex ${JSON.stringify(src)}: ${err.message}`, { offset: err.offset });

@@ -13,7 +13,7 @@
  * Printing follows Go: ints in decimal, .StartTime like Go's time.Time String(), .Cgroups like
  * fmt's []string ("[a b]"), booleans "true"/"false".
  */
-import { compileGoRegex, GoRegexError } from './go-regex.js';
+import { compileGoRegex, GoRegexError, type GoRegex } from './re2.js';
 
 export const TEMPLATE_VARS = [
   'Comm', 'ExeBase', 'ExeFull', 'Username', 'PID', 'PPID', 'StartTime', 'Cgroups',
@@ -82,7 +82,7 @@ type Expr =
   | { kind: 'capture'; name: string }
   | { kind: 'string'; value: string }
   | { kind: 'int'; value: number }
-  | { kind: 'call'; fn: FnName; args: Expr[]; regex?: RegExp };
+  | { kind: 'call'; fn: FnName; args: Expr[]; regex?: GoRegex };
 
 type FnName = 'not' | 'and' | 'or' | 'eq' | 'ne' | 'match';
 const FUNCTIONS = new Set<string>(['not', 'and', 'or', 'eq', 'ne', 'match']);
@@ -286,7 +286,7 @@ class ExprParser {
         if (typeOf(value) !== 'string') throw new TemplateError(`match: first argument must be a string value (got ${typeOf(value)})`, pos);
         if (pattern.kind !== 'string') throw new TemplateError('match: second argument must be a quoted regex literal', pos);
         try {
-          return { kind: 'call', fn, args, regex: compileGoRegex(pattern.value, { anchored: true }).regex };
+          return { kind: 'call', fn, args, regex: compileGoRegex(pattern.value, { anchored: true }) };
         } catch (err) {
           if (err instanceof GoRegexError) throw new TemplateError(`match: ${err.message}`, pos);
           throw err;
@@ -490,7 +490,7 @@ function evaluate(e: Expr, scope: TemplateScope): TemplateValue {
           return e.args.slice(1).some((a) => evaluate(a, scope) === first);
         }
         case 'ne': return evaluate(e.args[0] as Expr, scope) !== evaluate(e.args[1] as Expr, scope);
-        case 'match': return (e.regex as RegExp).test(evaluate(e.args[0] as Expr, scope) as string);
+        case 'match': return (e.regex as GoRegex).test(evaluate(e.args[0] as Expr, scope) as string);
       }
     }
   }

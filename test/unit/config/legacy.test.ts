@@ -66,7 +66,7 @@ test('-namemapping: a later mapping for the same name replaces the earlier one',
 test('bad flags are FLAG_INVALID errors naming the problem', () => {
   flagInvalid(() => legacyMatcher({ namemapping: 'python2' }), /odd number of comma-separated tokens/);
   flagInvalid(() => legacyMatcher({ namemapping: 'python2,,java,x' }), /token 1 is empty/);
-  flagInvalid(() => legacyMatcher({ namemapping: 'java,(?i:x)' }), /bad -namemapping regex "\(\?i:x\)" for "java": inline flags/);
+  flagInvalid(() => legacyMatcher({ namemapping: 'java,x(?=y)' }), /bad -namemapping regex "x\(\?=y\)" for "java": invalid or unsupported Perl syntax/);
   flagInvalid(() => legacyMatcher({ namemapping: 'java,(x' }), /bad -namemapping regex/);
   flagInvalid(() => legacyMatcher({}), /select no process/);
   flagInvalid(() => legacyMatcher({ procnames: [''], namemapping: '' }), /select no process/);
