@@ -1,0 +1,38 @@
+import http from 'node:http';
+
+export interface ProbeResult {
+  /** latency of each probe in ms; a failed probe (error, timeout, non-200) counts as Infinity */
+  latencies: number[];
+  failures: number;
+}
+
+/** One GET on a fresh connection; resolves with its latency in ms, or Infinity on failure. */
+export function probeOnce(url: string, timeoutMs = 2000): Promise<number> {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    const req = http.get(url, { agent: false, timeout: timeoutMs }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode === 200 ? performance.now() - t0 : Infinity));
+      res.on('error', () => resolve(Infinity));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(Infinity));
+  });
+}
+
+/** `count` probes of `url`, one every `everyMs`, each on its own connection (as the kubelet does). */
+export async function probeSeries(url: string, count: number, everyMs: number, timeoutMs = 2000): Promise<ProbeResult> {
+  const latencies: number[] = [];
+  for (let i = 0; i < count; i++) {
+    latencies.push(await probeOnce(url, timeoutMs));
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  return { latencies, failures: latencies.filter((l) => l === Infinity).length };
+}
+
+/** The p-th percentile (0..100), nearest rank. */
+export function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[rank - 1] ?? NaN;
+}
