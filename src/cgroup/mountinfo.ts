@@ -18,7 +18,7 @@
  */
 import path from 'node:path';
 import { ParseError, ProcReadError } from '../errors.js';
-import type { ProcReader } from '../procfs/proc-reader.js';
+import type { FileReader } from '../procfs/file-reader.js';
 
 export interface MountInfo {
   mountId: number;
@@ -118,7 +118,7 @@ export interface Cgroup2DiscoveryOptions {
  * The cgroup v2 hierarchy to read, or undefined when no cgroup2 filesystem is mounted (cgroup v1 only).
  * The mount table comes from the reader's procfs (`self`, or `1` with a rootfs).
  */
-export function discoverCgroup2Mount(reader: ProcReader, options: Cgroup2DiscoveryOptions): Cgroup2Mount | undefined {
+export function discoverCgroup2Mount(reader: FileReader, options: Cgroup2DiscoveryOptions): Cgroup2Mount | undefined {
   if (options.cgroup2Root !== undefined) {
     return { directory: options.cgroup2Root, root: '/', origin: 'override' };
   }

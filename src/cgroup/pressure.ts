@@ -15,7 +15,7 @@
  * EOPNOTSUPP); writing 0 to a cgroup's cgroup.pressure hides its pressure files.
  */
 import { ParseError } from '../errors.js';
-import { GONE, type ProcReader } from '../procfs/proc-reader.js';
+import { GONE, type FileReader } from '../procfs/file-reader.js';
 
 /** One `some` or `full` line, in the kernel's units. */
 export interface PressureLine {
@@ -72,7 +72,7 @@ export function parsePressure(text: string, file = 'pressure'): Pressure {
  * PSI is switched off). Other failures throw ProcReadError with the errno (EOPNOTSUPP: PSI disabled
  * in the kernel; ENODEV: the cgroup is being removed).
  */
-export function readPressure(reader: ProcReader, file: string): Pressure | undefined {
+export function readPressure(reader: FileReader, file: string): Pressure | undefined {
   const n = reader.readSingle(file);
   return n === GONE ? undefined : parsePressure(reader.bytes.toString('utf8', 0, n), file);
 }

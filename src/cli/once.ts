@@ -2,7 +2,7 @@ import { createLogger } from '../log.js';
 import { EXPORTER_FLAGS } from './exporter-flags.js';
 import { flagUsage } from './flags.js';
 import { exporterFlags } from './serve.js';
-import { baseRegistry, buildPipeline, collectOnce, groupingSource } from './setup.js';
+import { baseRegistry, buildPipeline, collectOnce, groupingSource } from '../pipeline/setup.js';
 
 /** `once`: two cycles `-once-to-stdout-delay` apart (default 1s), the metrics text on stdout. */
 export async function run(argv: string[]): Promise<number> {

@@ -6,7 +6,7 @@ import { type ExporterServer, listen } from '../server/listen.js';
 import { WebConfigError } from '../server/web-config.js';
 import { EXPORTER_FLAGS } from './exporter-flags.js';
 import { flagUsage, parseFlags } from './flags.js';
-import { baseRegistry, buildPipeline, collectOnce, type ExporterFlags, groupingSource, type Pipeline } from './setup.js';
+import { baseRegistry, buildPipeline, collectOnce, type ExporterFlags, groupingSource, type Pipeline } from '../pipeline/setup.js';
 
 export function parseListenAddress(address: string): { host: string | undefined; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(address);

@@ -30,7 +30,7 @@ import { PerfError, closeFd, perfEventOpen } from '../perf/syscall.js';
 import { TaskScope, identityKey, type TaskMember } from '../perf/task-scope.js';
 import { readPidCgroup } from '../procfs/pid-cgroup.js';
 import { readPidLimits } from '../procfs/pid-limits.js';
-import { ProcReader } from '../procfs/proc-reader.js';
+import { ProcReader } from '../host/proc-reader.js';
 import type { Collector } from './collector.js';
 
 export interface PerfCollectorOptions extends PerfOptions {

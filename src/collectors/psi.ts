@@ -18,7 +18,7 @@ import { ExporterError, ParseError, ProcReadError } from '../errors.js';
 import type { CycleSnapshot, GroupSnapshot, ProcessMember } from '../grouper/snapshot.js';
 import { createLogger, type Logger } from '../log.js';
 import { readPidCgroup } from '../procfs/pid-cgroup.js';
-import { ProcReader } from '../procfs/proc-reader.js';
+import { ProcReader } from '../host/proc-reader.js';
 import type { Collector } from './collector.js';
 import { groupLabels } from './group.js';
 

@@ -28,7 +28,7 @@
 import path from 'node:path';
 import { isProcessGone } from '../errors.js';
 import { readPidStat } from '../procfs/pid-stat.js';
-import type { ProcReader } from '../procfs/proc-reader.js';
+import type { FileReader } from '../procfs/file-reader.js';
 import { CounterSet, DeltaSums, TASK_OPEN_FLAGS, type FdBudget, type OpenableEvent } from './counter-set.js';
 import type { PerfInherit } from './options.js';
 
@@ -75,7 +75,7 @@ interface Covered {
 export type OpenOutcome = 'opened' | 'covered' | 'gone';
 
 export interface TaskScopeOptions {
-  reader: ProcReader;
+  reader: FileReader;
   events: readonly OpenableEvent[];
   inherit: PerfInherit;
   budget: FdBudget;

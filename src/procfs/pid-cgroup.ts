@@ -1,4 +1,4 @@
-import { GONE, type ProcReader } from './proc-reader.js';
+import { GONE, type FileReader } from './file-reader.js';
 
 /*
  * /proc/<pid>/cgroup (cgroups(7)), one line per hierarchy the process belongs to:
@@ -62,7 +62,7 @@ export function parsePidCgroup(text: string): PidCgroup {
 }
 
 /** `path` is e.g. `/proc/1234/cgroup`; undefined when the process is gone. */
-export function readPidCgroup(reader: ProcReader, path: string): PidCgroup | undefined {
+export function readPidCgroup(reader: FileReader, path: string): PidCgroup | undefined {
   const n = reader.readSingle(path);
   return n === GONE ? undefined : parsePidCgroup(reader.bytes.toString('utf8', 0, n));
 }

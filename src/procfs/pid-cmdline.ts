@@ -1,4 +1,4 @@
-import { GONE, type ProcReader } from './proc-reader.js';
+import { GONE, type FileReader } from './file-reader.js';
 
 /*
  * /proc/<pid>/cmdline: argv joined by NUL bytes, usually NUL-terminated:
@@ -15,7 +15,7 @@ export function parsePidCmdline(buf: Uint8Array, len: number): string[] {
   return Buffer.from(buf.buffer, buf.byteOffset, end).toString('utf8').split('\0');
 }
 
-export function readPidCmdline(reader: ProcReader, path: string): string[] | undefined {
+export function readPidCmdline(reader: FileReader, path: string): string[] | undefined {
   const n = reader.readAll(path);
   return n === GONE ? undefined : parsePidCmdline(reader.bytes, n);
 }

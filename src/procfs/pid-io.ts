@@ -1,5 +1,5 @@
 import { ByteScanner, ascii } from './byte-scanner.js';
-import { GONE, type ProcReader } from './proc-reader.js';
+import { GONE, type FileReader } from './file-reader.js';
 
 /*
  * /proc/<pid>/io (needs ptrace read access; root or same user):
@@ -39,7 +39,7 @@ export function parsePidIo(buf: Uint8Array, len: number): PidIo {
   return out;
 }
 
-export function readPidIo(reader: ProcReader, path: string): PidIo | undefined {
+export function readPidIo(reader: FileReader, path: string): PidIo | undefined {
   const n = reader.readSingle(path);
   return n === GONE ? undefined : parsePidIo(reader.bytes, n);
 }

@@ -1,4 +1,4 @@
-import { GONE, type ProcReader } from './proc-reader.js';
+import { GONE, type FileReader } from './file-reader.js';
 
 /*
  * /proc/<pid>/limits:
@@ -23,7 +23,7 @@ export function parsePidLimits(text: string): PidLimits {
   return { openFilesSoft: Number.isFinite(n) && n > 0 ? n : Infinity };
 }
 
-export function readPidLimits(reader: ProcReader, path: string): PidLimits | undefined {
+export function readPidLimits(reader: FileReader, path: string): PidLimits | undefined {
   const n = reader.readAll(path);
   return n === GONE ? undefined : parsePidLimits(reader.bytes.toString('latin1', 0, n));
 }

@@ -1,5 +1,5 @@
 import { ByteScanner, ascii } from './byte-scanner.js';
-import { GONE, type ProcReader } from './proc-reader.js';
+import { GONE, type FileReader } from './file-reader.js';
 
 /*
  * /proc/<pid>/smaps_rollup (Linux 4.14+), read only with -gather-smaps because the kernel walks
@@ -30,7 +30,7 @@ export function parsePidSmapsRollup(buf: Uint8Array, len: number): PidSmapsRollu
   return out;
 }
 
-export function readPidSmapsRollup(reader: ProcReader, path: string): PidSmapsRollup | undefined {
+export function readPidSmapsRollup(reader: FileReader, path: string): PidSmapsRollup | undefined {
   const n = reader.readSingle(path);
   return n === GONE ? undefined : parsePidSmapsRollup(reader.bytes, n);
 }

@@ -1,5 +1,5 @@
 import { ParseError } from '../errors.js';
-import { GONE, type ProcReader } from './proc-reader.js';
+import { GONE, type FileReader } from './file-reader.js';
 
 /*
  * /proc/<pid>/stat and /proc/<pid>/task/<tid>/stat, one line (proc(5)):
@@ -143,7 +143,7 @@ export function parsePidStat(buf: Uint8Array, len: number, file = 'stat', into?:
 }
 
 /** Reads and parses a stat file (into `into` when given); undefined when the task is gone. */
-export function readPidStat(reader: ProcReader, path: string, into?: PidStat): PidStat | undefined {
+export function readPidStat(reader: FileReader, path: string, into?: PidStat): PidStat | undefined {
   const n = reader.readSingle(path);
   return n === GONE ? undefined : parsePidStat(reader.bytes, n, path, into);
 }

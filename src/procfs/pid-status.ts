@@ -1,5 +1,5 @@
 import { ByteScanner, ascii } from './byte-scanner.js';
-import { GONE, type ProcReader } from './proc-reader.js';
+import { GONE, type FileReader } from './file-reader.js';
 
 /*
  * /proc/<pid>/status, "Key:\tvalue" lines (proc(5)); the ones read here:
@@ -61,7 +61,7 @@ export function parsePidStatus(bytes: Uint8Array, len: number): PidStatus {
   return out;
 }
 
-export function readPidStatus(reader: ProcReader, path: string): PidStatus | undefined {
+export function readPidStatus(reader: FileReader, path: string): PidStatus | undefined {
   const n = reader.readSingle(path);
   return n === GONE ? undefined : parsePidStatus(reader.bytes, n);
 }

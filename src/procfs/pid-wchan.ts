@@ -1,4 +1,4 @@
-import { GONE, type ProcReader } from './proc-reader.js';
+import { GONE, type FileReader } from './file-reader.js';
 
 /*
  * /proc/<pid>/wchan and /proc/<pid>/task/<tid>/wchan (proc(5)): the kernel function the task
@@ -25,7 +25,7 @@ export function parsePidWchan(buf: Uint8Array, len: number): string {
 }
 
 /** The task's wchan ("" when none), or undefined when it is gone. */
-export function readPidWchan(reader: ProcReader, path: string): string | undefined {
+export function readPidWchan(reader: FileReader, path: string): string | undefined {
   const n = reader.readSingle(path);
   return n === GONE ? undefined : parsePidWchan(reader.bytes, n);
 }

@@ -1,6 +1,6 @@
 import { ParseError } from '../errors.js';
 import { ByteScanner, ascii } from './byte-scanner.js';
-import { GONE, type ProcReader } from './proc-reader.js';
+import { GONE, type FileReader } from './file-reader.js';
 
 /*
  * /proc/stat (proc(5)); the lines read here:
@@ -52,7 +52,7 @@ export function parseProcStat(buf: Uint8Array, len: number): ProcStat {
   return out;
 }
 
-export function readProcStat(reader: ProcReader): ProcStat {
+export function readProcStat(reader: FileReader): ProcStat {
   const path = `${reader.root}/stat`;
   const n = reader.readAll(path);
   if (n === GONE) throw new ParseError(path, 'file missing');

@@ -4,11 +4,11 @@ import { readPidCgroup } from '../procfs/pid-cgroup.js';
 import { readPidCmdline } from '../procfs/pid-cmdline.js';
 import type { PidStat } from '../procfs/pid-stat.js';
 import { readPidStatus } from '../procfs/pid-status.js';
-import type { ProcReader } from '../procfs/proc-reader.js';
+import type { FileReader } from '../procfs/file-reader.js';
 import type { UserNames } from '../procfs/passwd.js';
 
 export interface AttributeSources {
-  reader: ProcReader;
+  reader: FileReader;
   userNames: UserNames;
   /** boot time, unix seconds */
   bootTime: number;

@@ -8,7 +8,7 @@ import { type PidLimits, readPidLimits } from '../procfs/pid-limits.js';
 import { type PidSmapsRollup, readPidSmapsRollup } from '../procfs/pid-smaps-rollup.js';
 import { emptyPidStat, type PidStat, readPidStat } from '../procfs/pid-stat.js';
 import { type PidStatus, readPidStatus } from '../procfs/pid-status.js';
-import { GONE, ProcReader } from '../procfs/proc-reader.js';
+import { GONE, ProcReader } from '../host/proc-reader.js';
 import { type ProcStat, readProcStat } from '../procfs/proc-stat.js';
 import { LazyProcessAttributes, type AttributeSources } from './process-attributes.js';
 import { type ProcessUpdate, type ThreadUpdate, zeroDelta, zeroThreadUpdate } from './updates.js';

@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { discoverCgroup2Mount } from '../../src/cgroup/mountinfo.js';
-import { ProcReader } from '../../src/procfs/proc-reader.js';
+import { ProcReader } from '../../src/host/proc-reader.js';
 import { exporterCommand, freePort, namespaceSkipReason, runInPidNamespace, sample, sampleSum, scrape } from '../helpers/namespace.js';
 import { namedWorkload, sleep, startWorkload } from '../helpers/workload.js';
 import { startExporter } from '../helpers/exporter-process.js';

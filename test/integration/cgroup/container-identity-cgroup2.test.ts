@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { ContainerNameResolver } from '../../../src/cgroup/container-names.js';
 import { readPidCgroup } from '../../../src/procfs/pid-cgroup.js';
-import { ProcReader } from '../../../src/procfs/proc-reader.js';
+import { ProcReader } from '../../../src/host/proc-reader.js';
 import { CgroupSandbox, cgroup2MountPoint } from '../../helpers/cgroup-sandbox.js';
 
 // Real cgroup v2 directories shaped like a node's kubepods tree (under a test-owned parent, so a

@@ -14,13 +14,13 @@ import { test, type TestContext } from 'node:test';
 import { Registry } from 'prom-client';
 import { discoverCgroup2Mount } from '../../../src/cgroup/mountinfo.js';
 import { parsePressure } from '../../../src/cgroup/pressure.js';
-import { Collection } from '../../../src/collectors/collection.js';
+import { Collection } from '../../../src/pipeline/collection.js';
 import { GroupCollector } from '../../../src/collectors/group.js';
 import { PsiCollector } from '../../../src/collectors/psi.js';
 import type { ProcessMatcher } from '../../../src/config/attributes.js';
 import { Grouper } from '../../../src/grouper/grouper.js';
 import { createLogger } from '../../../src/log.js';
-import { ProcReader } from '../../../src/procfs/proc-reader.js';
+import { ProcReader } from '../../../src/host/proc-reader.js';
 import { Tracker } from '../../../src/tracker/tracker.js';
 import { psiSnapshot } from '../../helpers/psi-snapshot.js';
 

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { discoverCgroup2Mount } from '../../../src/cgroup/mountinfo.js';
 import { readOnlineCpus } from '../../../src/perf/cgroup-scope.js';
-import { ProcReader } from '../../../src/procfs/proc-reader.js';
+import { ProcReader } from '../../../src/host/proc-reader.js';
 import { Burn, TASK_CLOCK, assertClose, member, metricValue, perfCollector, rootMissing, sleep, snapshot, workloadMissing } from './workload.js';
 
 const mount = discoverCgroup2Mount(new ProcReader('/proc'), {});

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { Registry } from 'prom-client';
-import { Collection } from '../../../src/collectors/collection.js';
+import { Collection } from '../../../src/pipeline/collection.js';
 import { GroupCollector } from '../../../src/collectors/group.js';
 import { PerfCollector } from '../../../src/collectors/perf.js';
 import type { ProcessMatcher } from '../../../src/config/attributes.js';

@@ -7,7 +7,7 @@ import {
   discoverCgroup2Mount, findCgroup2Mount, parseMountInfo, resolveCgroup, type MountInfo,
 } from '../../../src/cgroup/mountinfo.js';
 import { ParseError } from '../../../src/errors.js';
-import { ProcReader } from '../../../src/procfs/proc-reader.js';
+import { ProcReader } from '../../../src/host/proc-reader.js';
 
 const FIXTURES = path.join(import.meta.dirname, '../../fixtures/cgroup/mountinfo');
 const mounts = (name: string): MountInfo[] => parseMountInfo(readFileSync(path.join(FIXTURES, name), 'utf8'), name);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { parsePressure, readPressure } from '../../../src/cgroup/pressure.js';
 import { ParseError } from '../../../src/errors.js';
-import { ProcReader } from '../../../src/procfs/proc-reader.js';
+import { ProcReader } from '../../../src/host/proc-reader.js';
 
 const FIXTURES = path.join(import.meta.dirname, '../../fixtures/cgroup/pressure');
 const fixture = (name: string): Promise<string> => readFile(path.join(FIXTURES, name), 'utf8');

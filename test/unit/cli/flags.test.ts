@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { EXPORTER_FLAGS } from '../../../src/cli/exporter-flags.js';
 import { FlagError, parseDuration, parseFlags } from '../../../src/cli/flags.js';
 import { exporterFlags, parseListenAddress } from '../../../src/cli/serve.js';
-import { groupingSource } from '../../../src/cli/setup.js';
+import { groupingSource } from '../../../src/pipeline/setup.js';
 
 test('process-exporter command lines parse: one or two dashes, = or space, bool forms', () => {
   const f = parseFlags(EXPORTER_FLAGS, ['-config.path', '/etc/pe.yaml', '--procfs=/host/proc', '-threads=false', '-children', 'false', '--gather-smaps', '-web.listen-address=:9100']);

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parsePidCgroup, readPidCgroup } from '../../../src/procfs/pid-cgroup.js';
-import { ProcReader } from '../../../src/procfs/proc-reader.js';
+import { ProcReader } from '../../../src/host/proc-reader.js';
 
 const fixture = (name: string): string =>
   readFileSync(new URL(`../../fixtures/procfs/pid-cgroup/${name}`, import.meta.url), 'utf8');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { parsePidWchan, readPidWchan } from '../../../src/procfs/pid-wchan.js';
-import { ProcReader } from '../../../src/procfs/proc-reader.js';
+import { ProcReader } from '../../../src/host/proc-reader.js';
 import { fixtureBytes } from '../../helpers/fixtures.js';
 
 const parse = (s: string) => {

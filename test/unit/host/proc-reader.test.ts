@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { test } from 'node:test';
-import { GONE, ProcReader } from '../../../src/procfs/proc-reader.js';
+import { GONE, ProcReader } from '../../../src/host/proc-reader.js';
 import { copyProc } from '../../helpers/proc-copy.js';
 
 const reader = new ProcReader('/proc');

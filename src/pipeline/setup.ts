@@ -2,7 +2,7 @@ import path from 'node:path';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { ContainerNameResolver, DEFAULT_CONTAINER_DIRS } from '../cgroup/container-names.js';
 import type { Collector } from '../collectors/collector.js';
-import { Collection } from '../collectors/collection.js';
+import { Collection } from './collection.js';
 import { PerfCollector } from '../collectors/perf.js';
 import { PsiCollector } from '../collectors/psi.js';
 import { DEFAULT_PERF_OPTIONS, perfOptionsFromEnv } from '../perf/options.js';
@@ -18,8 +18,8 @@ import type { Logger } from '../log.js';
 import { defaultConfigPath, version } from '../package-info.js';
 import { basePageSize } from '../procfs/page-size.js';
 import { Tracker } from '../tracker/tracker.js';
-import type { EXPORTER_FLAGS } from './exporter-flags.js';
-import { FlagError, type FlagValues } from './flags.js';
+import type { EXPORTER_FLAGS } from '../cli/exporter-flags.js';
+import { FlagError, type FlagValues } from '../cli/flags.js';
 
 export type ExporterFlags = FlagValues<typeof EXPORTER_FLAGS>;
 

@@ -5,7 +5,7 @@ import type { Grouper } from '../grouper/grouper.js';
 import type { CycleSnapshot } from '../grouper/snapshot.js';
 import type { Logger } from '../log.js';
 import type { Tracker } from '../tracker/tracker.js';
-import type { Collector } from './collector.js';
+import type { Collector } from '../collectors/collector.js';
 
 export interface CollectionOptions {
   tracker: Tracker;

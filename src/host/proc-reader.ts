@@ -1,16 +1,17 @@
 import { closeSync, openSync, readSync, readdirSync, statSync, statfsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { ProcReadError, errnoOf, isProcessGone } from '../errors.js';
+import { GONE, type FileReader } from '../procfs/file-reader.js';
+
+export { GONE };
+
+const INITIAL_SIZE = 64 * 1024;
 
 /**
  * Reads /proc files into one reused buffer: no per-read allocation, no string decoding.
  * The bytes are valid until the next read. A process that exited reads as GONE (-1), never throws.
  */
-export const GONE = -1;
-
-const INITIAL_SIZE = 64 * 1024;
-
-export class ProcReader {
+export class ProcReader implements FileReader {
   readonly root: string;
   private buf: Buffer = Buffer.allocUnsafe(INITIAL_SIZE);
   /** the size of <pid>/fd is the fd count: a real procfs on Linux 6.2+, not a copied tree */
