@@ -12,6 +12,11 @@ export interface ProcessAttributes {
   readonly comm: string;
   /** unix seconds (boot time + starttime ticks / USER_HZ) */
   readonly startTimeSeconds: number;
+  /**
+   * Known only from an exit record (comm, pid, ppid, uid): no cmdline, exe, cgroup or container,
+   * so a rule that needs any of them does not match.
+   */
+  readonly partial?: boolean;
   /** argv; empty for kernel threads and zombies */
   cmdline(): readonly string[];
   /** name of the real uid, or the uid as a decimal string when unknown */

@@ -166,6 +166,7 @@ function searchAll(regexes: readonly GoRegex[], text: string, captures: Record<s
 
 function matchRule(r: CompiledRule, f: ProcessFacts): boolean {
   const p = f.p;
+  if (p.partial && (r.exeBases || r.exeFulls || r.cmdline || r.cgroup || r.container)) return false;
   if (r.pids && !r.pids.has(p.pid)) return false;
   if (r.ppids && !r.ppids.has(p.ppid)) return false;
   if (r.comms && !r.comms.has(p.comm)) return false;
