@@ -18,6 +18,8 @@ import type { ContainerIdentity, ContainerRuntime, QosClass } from './types.js';
  *   /kubepods/burstable/pod<uid>/<id>          (containerd, docker)
  *   /kubepods/besteffort/pod<uid>/crio-<id>    (CRI-O)
  *   /kubepods/pod<uid>/<id>                    (guaranteed)
+ *   /kubepods/besteffort/pod<uid>/libpod-<id>  (podman run --cgroup-parent=..., conmon in libpod-conmon-<id>
+ *                                               with the systemd manager)
  *
  * The first pod cgroup on the path wins, whatever precedes it (a kubelet inside /system.slice, a
  * kind node's docker scope, a cgroup namespace's `/..` prefix) and whatever follows the container
@@ -45,8 +47,12 @@ const RUNTIME_BY_PREFIX: ReadonlyMap<string, ContainerRuntime> = new Map([
   ['crio', 'crio'],
   ['cri-containerd', 'containerd'],
   ['docker', 'docker'],
+  ['libpod', 'podman'],
 ]);
-const CONMON_PREFIX = 'crio-conmon';
+const CONMON_PREFIXES: ReadonlyMap<string, ContainerRuntime> = new Map([
+  ['crio-conmon', 'crio'],
+  ['libpod-conmon', 'podman'],
+]);
 
 /** undefined when the path is not inside a Kubernetes pod cgroup */
 export function parseContainerCgroup(path: string): ContainerCgroup | undefined {
@@ -90,6 +96,7 @@ function containerOf(part: string | undefined): Pick<ContainerCgroup, 'container
   const m = part === undefined ? null : CONTAINER.exec(part);
   if (!m) return { containerId: undefined, runtime: 'unknown' };
   const prefix = m[1];
-  if (prefix === CONMON_PREFIX) return { containerId: undefined, runtime: 'crio' };
+  const conmon = prefix === undefined ? undefined : CONMON_PREFIXES.get(prefix);
+  if (conmon) return { containerId: undefined, runtime: conmon };
   return { containerId: m[2] as string, runtime: (prefix !== undefined && RUNTIME_BY_PREFIX.get(prefix)) || 'unknown' };
 }

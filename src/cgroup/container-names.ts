@@ -16,17 +16,23 @@ import type { ContainerIdentity, ContainerRuntime } from './types.js';
  *        -> /var/log/pods/<namespace>_<pod>_<pod uid>/<container>/<restart>.log
  *    The link target (read with readlink, never followed: inside a DaemonSet it points to the
  *    host's /var/log) carries the pod UID.
- * 2. The runtime's OCI bundle config.json, `annotations`:
- *      CRI-O       <crioDir>/<id>/userdata/config.json
+ * 2. The runtime's OCI bundle config.json, `annotations` (paths below: BUNDLE_FILES):
+ *      CRI-O       /run/containers/storage/overlay-containers/<id>/userdata/config.json (runroot: the
+ *                  bundle runc runs) and the same under /var/lib/containers/storage (root, a copy)
  *                  io.kubernetes.pod.name, io.kubernetes.pod.namespace, io.kubernetes.pod.uid,
  *                  io.kubernetes.container.name ("POD" for the sandbox), io.kubernetes.cri-o.ContainerType
- *      containerd  <containerdDir>/<id>/config.json
+ *      podman      /var/lib/containers/storage/overlay-containers/<id>/userdata/config.json (its
+ *                  bundle; the runroot copy holds no config.json), annotations as given to --annotation
+ *      containerd  /run/containerd/io.containerd.runtime.v2.task/k8s.io/<id>/config.json (v1 shim:
+ *                  io.containerd.runtime.v1.linux; k3s: /run/k3s/containerd/...)
  *                  io.kubernetes.cri.sandbox-name, io.kubernetes.cri.sandbox-namespace,
  *                  io.kubernetes.cri.sandbox-uid, io.kubernetes.cri.container-name (absent for the
  *                  sandbox), io.kubernetes.cri.container-type = sandbox|container
- * 3. Docker (dockershim, cri-dockerd): <dockerDir>/<id>/config.v2.json, `Config.Labels`:
+ * 3. Docker (dockershim, cri-dockerd): /var/lib/docker/containers/<id>/config.v2.json, `Config.Labels`:
  *      io.kubernetes.pod.name, io.kubernetes.pod.namespace, io.kubernetes.pod.uid,
  *      io.kubernetes.container.name ("POD" for the sandbox), io.kubernetes.docker.type = podsandbox|container
+ * A container no source names is named by its short ID (the first 12 hex digits, as `crictl ps`,
+ * `docker ps` and `podman ps` show it), so it still gets a group of its own, and reported once.
  * Sandbox (pause) containers have no log link; they are named "POD", the kubelet's name for them.
  */
 
@@ -115,15 +121,9 @@ export function parseDockerConfigNames(text: string, file: string): ContainerNam
 }
 
 export interface ContainerNameResolverOptions {
-  /** kubelet container log links; default /var/log/containers */
-  logDir?: string;
-  /** CRI-O bundles; default /run/containers/storage/overlay-containers */
-  crioDir?: string;
-  /** containerd k8s.io bundles; default /run/containerd/io.containerd.runtime.v2.task/k8s.io */
-  containerdDir?: string;
-  /** Docker containers; default /var/lib/docker/containers */
-  dockerDir?: string;
-  /** least time between two listings of logDir; default 1000 ms */
+  /** the host's root: `/`, or where it is mounted in a DaemonSet (`/host`); every path below is under it */
+  hostRoot?: string;
+  /** least time between two listings of the log directory; default 1000 ms */
   minRefreshIntervalMs?: number;
   /** a container ID or pod UID no source knew is looked up again after this long at the earliest; default 30 s */
   retryUnresolvedMs?: number;
@@ -131,17 +131,40 @@ export interface ContainerNameResolverOptions {
   cacheTtlMs?: number;
   /** a runtime file that exists but cannot be read or parsed (a missing one is normal, not reported) */
   onError?: (err: ExporterError) => void;
+  /** once per container ID no source names: it is named by its short ID; `tried` lists the files looked for */
+  onUnnamed?: (identity: ContainerIdentity, tried: readonly string[]) => void;
 }
 
-export const DEFAULT_CONTAINER_DIRS = {
-  logDir: '/var/log/containers',
-  crioDir: '/run/containers/storage/overlay-containers',
-  containerdDir: '/run/containerd/io.containerd.runtime.v2.task/k8s.io',
-  dockerDir: '/var/lib/docker/containers',
-} as const;
+/** kubelet container log links, relative to the host root */
+export const CONTAINER_LOG_DIR = 'var/log/containers';
+
+type BundleFormat = 'oci' | 'docker';
+
+/**
+ * Where each runtime keeps a container's OCI bundle config.json (or Docker's config.v2.json),
+ * relative to the host root, `{id}` standing for the full container ID; tried in this order.
+ */
+export const BUNDLE_FILES: Readonly<Record<Exclude<ContainerRuntime, 'unknown'>, readonly (readonly [string, BundleFormat])[]>> = {
+  crio: [
+    ['run/containers/storage/overlay-containers/{id}/userdata/config.json', 'oci'],
+    ['var/lib/containers/storage/overlay-containers/{id}/userdata/config.json', 'oci'],
+  ],
+  podman: [['var/lib/containers/storage/overlay-containers/{id}/userdata/config.json', 'oci']],
+  containerd: [
+    ['run/containerd/io.containerd.runtime.v2.task/k8s.io/{id}/config.json', 'oci'],
+    ['run/containerd/io.containerd.runtime.v1.linux/k8s.io/{id}/config.json', 'oci'],
+    ['run/k3s/containerd/io.containerd.runtime.v2.task/k8s.io/{id}/config.json', 'oci'],
+  ],
+  docker: [['var/lib/docker/containers/{id}/config.v2.json', 'docker']],
+};
+
+/** the length of the short container ID the runtimes' CLIs print */
+export const SHORT_ID_LENGTH = 12;
 
 interface CachedNames {
-  names: ContainerNames | undefined;
+  names: ContainerNames & { container: string };
+  /** a source named the container (else its name is the short ID, looked up again after retryMs) */
+  named: boolean;
   checkedAt: number;
   usedAt: number;
 }
@@ -163,8 +186,14 @@ interface LogEntry {
   fileName: string;
 }
 
+const PARSERS: Readonly<Record<BundleFormat, (text: string, file: string) => ContainerNames>> = {
+  oci: parseOciConfigNames,
+  docker: parseDockerConfigNames,
+};
+
 interface RuntimeFile {
-  file: (id: string) => string;
+  /** absolute path template, `{id}` for the container ID */
+  template: string;
   parse: (text: string, file: string) => ContainerNames;
 }
 
@@ -183,11 +212,13 @@ export class ContainerNameResolver {
   readonly stats = { logDirListings: 0, runtimeFileLookups: 0 };
 
   private readonly logDir: string;
-  private readonly runtimeFiles: ReadonlyMap<ContainerRuntime, RuntimeFile>;
+  /** per runtime the files to try; 'unknown' (cgroupfs paths do not name the runtime): all of them */
+  private readonly runtimeFiles: ReadonlyMap<ContainerRuntime, readonly RuntimeFile[]>;
   private readonly minRefreshMs: number;
   private readonly retryMs: number;
   private readonly ttlMs: number;
   private readonly onError: (err: ExporterError) => void;
+  private readonly onUnnamed: (identity: ContainerIdentity, tried: readonly string[]) => void;
 
   private readonly containers = new Map<string, CachedNames>();
   private readonly pods = new Map<string, CachedPod>();
@@ -196,20 +227,23 @@ export class ContainerNameResolver {
   private prunedAt: number;
 
   constructor(options: ContainerNameResolverOptions = {}) {
-    const crioDir = options.crioDir ?? DEFAULT_CONTAINER_DIRS.crioDir;
-    const containerdDir = options.containerdDir ?? DEFAULT_CONTAINER_DIRS.containerdDir;
-    const dockerDir = options.dockerDir ?? DEFAULT_CONTAINER_DIRS.dockerDir;
-    this.logDir = options.logDir ?? DEFAULT_CONTAINER_DIRS.logDir;
+    const root = options.hostRoot ?? '/';
+    this.logDir = path.join(root, CONTAINER_LOG_DIR);
     this.minRefreshMs = options.minRefreshIntervalMs ?? 1000;
     this.retryMs = options.retryUnresolvedMs ?? 30_000;
     this.ttlMs = options.cacheTtlMs ?? 10 * 60_000;
     this.onError = options.onError ?? (() => {});
+    this.onUnnamed = options.onUnnamed ?? (() => {});
     this.prunedAt = performance.now();
-    this.runtimeFiles = new Map<ContainerRuntime, RuntimeFile>([
-      ['crio', { file: (id) => path.join(crioDir, id, 'userdata', 'config.json'), parse: parseOciConfigNames }],
-      ['containerd', { file: (id) => path.join(containerdDir, id, 'config.json'), parse: parseOciConfigNames }],
-      ['docker', { file: (id) => path.join(dockerDir, id, 'config.v2.json'), parse: parseDockerConfigNames }],
-    ]);
+    const files = new Map<ContainerRuntime, RuntimeFile[]>();
+    const all = new Map<string, RuntimeFile>();
+    for (const [runtime, list] of Object.entries(BUNDLE_FILES) as [ContainerRuntime, (typeof BUNDLE_FILES)['crio']][]) {
+      const own = list.map(([rel, format]) => ({ template: path.join(root, rel), parse: PARSERS[format] }));
+      files.set(runtime, own);
+      for (const f of own) all.set(f.template, f);
+    }
+    files.set('unknown', [...all.values()]);
+    this.runtimeFiles = files;
   }
 
   /** Identity with names of the process in this cgroup; undefined outside Kubernetes pods. */
@@ -225,19 +259,21 @@ export class ContainerNameResolver {
       const pod = this.podNames(cg.podUid, now);
       return { ...cg, namespace: pod?.namespace, pod: pod?.pod, container: undefined };
     }
-    const names = this.containerNames(cg.containerId, cg.runtime, now);
-    if (names?.namespace !== undefined && names.pod !== undefined) {
+    const names = this.containerNames({ ...cg, containerId: cg.containerId }, now);
+    if (names.namespace !== undefined && names.pod !== undefined) {
       this.rememberPod(cg.podUid, { namespace: names.namespace, pod: names.pod }, now);
       return { ...cg, namespace: names.namespace, pod: names.pod, container: names.container };
     }
     // e.g. a sandbox without log link whose bundle is not mounted here: its pod is still known
     const pod = this.podNames(cg.podUid, now);
-    return { ...cg, namespace: pod?.namespace, pod: pod?.pod, container: names?.container };
+    return { ...cg, namespace: pod?.namespace, pod: pod?.pod, container: names.container };
   }
 
-  private containerNames(id: string, runtime: ContainerRuntime, now: number): ContainerNames | undefined {
+  /** names of a container; `container` always set, to the short ID when no source names it */
+  private containerNames(cg: ContainerCgroup & { containerId: string }, now: number): ContainerNames & { container: string } {
+    const id = cg.containerId;
     const cached = this.containers.get(id);
-    if (cached && (cached.names || now - cached.checkedAt < this.retryMs)) {
+    if (cached && (cached.named || now - cached.checkedAt < this.retryMs)) {
       cached.usedAt = now;
       return cached.names;
     }
@@ -246,9 +282,13 @@ export class ContainerNameResolver {
       this.listLogDir(now);
       names = this.logIndex.get(id)?.names;
     }
-    names ??= this.fromRuntimeFiles(id, runtime);
-    this.containers.set(id, { names, checkedAt: now, usedAt: now });
-    return names;
+    const tried: string[] = [];
+    names ??= this.fromRuntimeFiles(id, cg.runtime, tried);
+    const named = names?.container !== undefined;
+    const result = { namespace: names?.namespace, pod: names?.pod, podUid: names?.podUid, container: names?.container ?? id.slice(0, SHORT_ID_LENGTH) };
+    if (!named && !cached) this.onUnnamed({ ...cg, namespace: result.namespace, pod: result.pod, container: result.container }, tried);
+    this.containers.set(id, { names: result, named, checkedAt: now, usedAt: now });
+    return result;
   }
 
   /** Names from any container of the pod seen so far, or from the log link targets. */
@@ -307,13 +347,10 @@ export class ContainerNameResolver {
     return { fileName, names: { namespace: parsed.namespace, pod: parsed.pod, container: parsed.container, podUid } };
   }
 
-  private fromRuntimeFiles(id: string, runtime: ContainerRuntime): ContainerNames | undefined {
-    // cgroupfs paths do not name the runtime: try them all
-    const order: readonly ContainerRuntime[] = runtime === 'unknown' ? ['containerd', 'crio', 'docker'] : [runtime];
-    for (const r of order) {
-      const source = this.runtimeFiles.get(r);
-      if (!source) continue;
-      const file = source.file(id);
+  private fromRuntimeFiles(id: string, runtime: ContainerRuntime, tried: string[]): ContainerNames | undefined {
+    for (const source of this.runtimeFiles.get(runtime) ?? []) {
+      const file = source.template.replace('{id}', id);
+      tried.push(file);
       this.stats.runtimeFileLookups++;
       let text: string;
       try {

@@ -1,6 +1,6 @@
 /** Kubernetes identity of a process, derived from its cgroup v2 path (and, for names, from the node's files). */
 export type QosClass = 'guaranteed' | 'burstable' | 'besteffort';
-export type ContainerRuntime = 'crio' | 'containerd' | 'docker' | 'unknown';
+export type ContainerRuntime = 'crio' | 'podman' | 'containerd' | 'docker' | 'unknown';
 
 export interface ContainerIdentity {
   podUid: string;

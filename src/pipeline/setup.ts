@@ -1,6 +1,5 @@
-import path from 'node:path';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import { ContainerNameResolver, DEFAULT_CONTAINER_DIRS } from '../cgroup/container-names.js';
+import { ContainerNameResolver } from '../cgroup/container-names.js';
 import type { Collector } from '../collectors/collector.js';
 import { Collection } from './collection.js';
 import { PerfCollector } from '../collectors/perf.js';
@@ -61,14 +60,12 @@ const pageSize = basePageSize();
 export function buildPipeline(flags: ExporterFlags, grouping: ReturnType<GroupingSource['load']>, log: Logger, env: NodeJS.ProcessEnv = process.env): Pipeline {
   const { matcher, config } = grouping;
   const registry = new Registry();
-  // container runtime files sit under the host root (--path.rootfs=/host in a DaemonSet)
-  const onHost = (dir: string): string => path.join(flags['path.rootfs'], dir);
   const containers = new ContainerNameResolver({
-    logDir: onHost(DEFAULT_CONTAINER_DIRS.logDir),
-    crioDir: onHost(DEFAULT_CONTAINER_DIRS.crioDir),
-    containerdDir: onHost(DEFAULT_CONTAINER_DIRS.containerdDir),
-    dockerDir: onHost(DEFAULT_CONTAINER_DIRS.dockerDir),
+    // container runtime files sit under the host root (--path.rootfs=/host in a DaemonSet)
+    hostRoot: flags['path.rootfs'],
     onError: (err) => log.warn('cannot read container names', { err: err.message }),
+    onUnnamed: (c, tried) =>
+      log.warn('no source names this container: named by its short ID', { container: c.container, container_id: c.containerId, pod_uid: c.podUid, looked_for: tried.join(',') }),
   });
   const tracker = new Tracker({
     resolveContainer: (cgroupPath) => containers.resolve(cgroupPath),

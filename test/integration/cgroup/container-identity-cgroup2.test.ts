@@ -47,10 +47,10 @@ test('processes in kubepods-shaped cgroup v2 dirs get their pod and container', 
   const ctrd = startSleeper(sandbox.makeCgroup(top, `kubepods.slice/kubepods-pod${UID_CTRD.replaceAll('-', '_')}.slice/cri-containerd-${ID_CTRD}.scope`));
   const cgroupfs = startSleeper(sandbox.makeCgroup(top, `kubepods/besteffort/pod${UID_FS}/${ID_FS}`));
 
-  const logDir = path.join(files, 'containers');
-  const containerdDir = path.join(files, 'k8s.io');
-  const dockerDir = path.join(files, 'docker');
-  mkdirSync(logDir);
+  const logDir = path.join(files, 'var/log/containers');
+  const containerdDir = path.join(files, 'run/containerd/io.containerd.runtime.v2.task/k8s.io');
+  const dockerDir = path.join(files, 'var/lib/docker/containers');
+  mkdirSync(logDir, { recursive: true });
   symlinkSync(`/var/log/pods/team-a_checkout-6c9f_${UID_CRIO}/app/0.log`, path.join(logDir, `checkout-6c9f_team-a_app-${ID_APP}.log`));
   mkdirSync(path.join(containerdDir, ID_CTRD), { recursive: true });
   writeFileSync(
@@ -69,7 +69,7 @@ test('processes in kubepods-shaped cgroup v2 dirs get their pod and container', 
   copyFileSync(new URL('../../fixtures/cgroup/containers/docker-config.v2.json', import.meta.url), path.join(dockerDir, ID_FS, 'config.v2.json'));
 
   const reader = new ProcReader('/proc');
-  const resolver = new ContainerNameResolver({ logDir, containerdDir, dockerDir, crioDir: path.join(files, 'none') });
+  const resolver = new ContainerNameResolver({ hostRoot: files });
   const identityOf = (pid: number) => {
     const v2Path = readPidCgroup(reader, `/proc/${pid}/cgroup`)?.v2Path;
     if (!v2Path?.startsWith(`${testRoot}/`)) assert.fail(`pid ${pid} is in ${v2Path}, not under ${testRoot}`);

@@ -32,9 +32,10 @@ const crioScope = (uid: string, name: string) =>
 const containerdScope = (uid: string, name: string) =>
   `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${uid.replaceAll('-', '_')}.slice/${name}`;
 
-function layout(name: string): Required<Pick<ContainerNameResolverOptions, 'logDir' | 'crioDir' | 'containerdDir' | 'dockerDir'>> {
+function layout(name: string) {
   const base = path.join(root, name);
   const dirs = {
+    hostRoot: base,
     logDir: path.join(base, 'var/log/containers'),
     crioDir: path.join(base, 'run/containers/storage/overlay-containers'),
     containerdDir: path.join(base, 'run/containerd/io.containerd.runtime.v2.task/k8s.io'),
@@ -61,7 +62,7 @@ function layout(name: string): Required<Pick<ContainerNameResolverOptions, 'logD
 function resolverFor(name: string, extra: ContainerNameResolverOptions = {}) {
   const dirs = layout(name);
   const errors: ExporterError[] = [];
-  const resolver = new ContainerNameResolver({ ...dirs, onError: (e) => errors.push(e), ...extra });
+  const resolver = new ContainerNameResolver({ hostRoot: dirs.hostRoot, onError: (e) => errors.push(e), ...extra });
   return { dirs, errors, resolver };
 }
 
@@ -135,8 +136,9 @@ test('no log link: the runtime bundle names the container (CRI-O sandbox, contai
     pod: 'coredns-5d78c9869d-4wq7h',
     container: 'coredns',
   });
-  // CRI-O sandbox 1, containerd 1, cgroupfs: containerd, crio, docker
-  assert.equal(resolver.stats.runtimeFileLookups, 5);
+  // CRI-O sandbox 1 (runroot), containerd 1 (v2 task dir); cgroupfs names no runtime, so every
+  // location before Docker's: CRI-O runroot and root, containerd v2, v1 and k3s, Docker
+  assert.equal(resolver.stats.runtimeFileLookups, 8);
   assert.deepEqual(errors, []);
 });
 
@@ -166,15 +168,16 @@ test('the log dir is listed again for a new ID only when the rate limit allows',
   for (const id of [CRIO_PROXY, NOWHERE_CTR, NOWHERE_CTR, CRIO_PROXY]) {
     const identity = limited.resolver.resolve(crioScope(LOG_ONLY_POD, `crio-${id}.scope`));
     assert.equal(identity?.containerId, id);
-    assert.equal(identity?.container, undefined);
+    assert.equal(identity?.container, id.slice(0, 12));
     // the pod is known from the other container's link target
     assert.equal(identity?.namespace, 'payments');
   }
   assert.equal(limited.resolver.stats.logDirListings, 1);
 });
 
-test('a container no source names gets its pod from the pod UID; unknowns are retried only after the retry interval', () => {
-  const { resolver } = resolverFor('unresolved');
+test('a container no source names gets its pod from the pod UID and its short ID as name; unknowns are retried only after the retry interval', () => {
+  const unnamed: [string | undefined, readonly string[]][] = [];
+  const { resolver, dirs } = resolverFor('unresolved', { onUnnamed: (c, tried) => unnamed.push([c.container, tried]) });
   const sandboxPath = crioScope(CRIO_POD, `crio-${NOWHERE_CTR}.scope`);
   for (let scrape = 0; scrape < 50; scrape++) {
     assert.deepEqual(resolver.resolve(sandboxPath), {
@@ -184,14 +187,18 @@ test('a container no source names gets its pod from the pod UID; unknowns are re
       runtime: 'crio',
       namespace: 'openshift-monitoring',
       pod: 'node-exporter-x7k2p',
-      container: undefined,
+      container: 'ffffffffffff',
     });
   }
-  assert.deepEqual(resolver.stats, { logDirListings: 1, runtimeFileLookups: 1 });
+  assert.deepEqual(resolver.stats, { logDirListings: 1, runtimeFileLookups: 2 });
+  // reported once, with the files looked for (CRI-O's runroot and root)
+  assert.deepEqual(unnamed, [
+    ['ffffffffffff', [`${dirs.crioDir}/${NOWHERE_CTR}/userdata/config.json`, `${dirs.hostRoot}/var/lib/containers/storage/overlay-containers/${NOWHERE_CTR}/userdata/config.json`]],
+  ]);
 
   const eager = resolverFor('unresolved-eager', { retryUnresolvedMs: 0, minRefreshIntervalMs: 0 });
   for (let scrape = 0; scrape < 3; scrape++) eager.resolver.resolve(sandboxPath);
-  assert.equal(eager.resolver.stats.runtimeFileLookups, 3);
+  assert.equal(eager.resolver.stats.runtimeFileLookups, 6);
   // and a pod no file knows, asked every scrape: one listing, then the negative answer is cached
   const strangerPod = crioScope('9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a', '');
   const quiet = resolverFor('unknown-pod');
@@ -205,7 +212,7 @@ test('missing, vanished and unreadable files: no names; only unreadable or corru
   mkdirSync(path.join(dirs.crioDir, NOWHERE_CTR, 'userdata'), { recursive: true });
   const vanished = resolver.resolve(crioScope(CRIO_POD, `crio-${NOWHERE_CTR}.scope`));
   assert.equal(vanished?.containerId, NOWHERE_CTR);
-  assert.equal(vanished?.container, undefined);
+  assert.equal(vanished?.container, NOWHERE_CTR.slice(0, 12));
   assert.equal(errors.length, 0);
 
   // corrupt JSON (a half-written file): reported with the file name, names undefined
@@ -213,6 +220,7 @@ test('missing, vanished and unreadable files: no names; only unreadable or corru
   writeFileSync(path.join(dirs.containerdDir, CRIO_PROXY, 'config.json'), '{"annotations": {"io.kubernetes.cri.sandbox-name": "x"');
   const corrupt = resolver.resolve(containerdScope(CTRD_POD, `cri-containerd-${CRIO_PROXY}.scope`));
   assert.equal(corrupt?.pod, undefined);
+  assert.equal(corrupt?.container, CRIO_PROXY.slice(0, 12));
   assert.equal(errors.length, 1);
   assert.equal(errors[0]?.code, 'PARSE_FAILED');
   assert.match(errors[0]?.message ?? '', new RegExp(`${CRIO_PROXY}/config\\.json`));
@@ -221,7 +229,7 @@ test('missing, vanished and unreadable files: no names; only unreadable or corru
   const dockerId = 'abcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcd';
   mkdirSync(path.join(dirs.dockerDir, dockerId, 'config.v2.json'), { recursive: true });
   const unreadable = resolver.resolve(`/kubepods.slice/kubepods-pod${DOCKER_POD.replaceAll('-', '_')}.slice/docker-${dockerId}.scope`);
-  assert.equal(unreadable?.container, undefined);
+  assert.equal(unreadable?.container, dockerId.slice(0, 12));
   assert.equal(errors.length, 2);
   assert.equal(errors[1]?.code, 'READ_FAILED');
 });
@@ -250,5 +258,30 @@ test('default paths on a host without Kubernetes: identities without names, noth
   const c = resolver.resolve(crioScope(CRIO_POD, `crio-${CRIO_CTR}.scope`));
   assert.equal(c?.containerId, CRIO_CTR);
   assert.equal(c?.namespace, undefined);
+  assert.deepEqual(errors, []);
+});
+
+test('every place a runtime keeps its bundle: CRI-O root, podman, containerd v1 shim and k3s', () => {
+  const { resolver, errors, dirs } = resolverFor('bundle-places');
+  const place = (rel: string, id: string, src: string) => {
+    const file = path.join(dirs.hostRoot, rel.replace('{id}', id));
+    mkdirSync(path.dirname(file), { recursive: true });
+    copyFileSync(fixture(src), file);
+  };
+  const ids = ['c1', 'c2', 'c3', 'c4'].map((p) => p.repeat(32));
+  // CRI-O's copy in its root (the runroot one is gone, e.g. after a reboot before cleanup)
+  place('var/lib/containers/storage/overlay-containers/{id}/userdata/config.json', ids[0] as string, 'crio-container-config.json');
+  // podman (cgroup libpod-<id>) keeps its bundle in the root only
+  place('var/lib/containers/storage/overlay-containers/{id}/userdata/config.json', ids[1] as string, 'crio-container-config.json');
+  place('run/containerd/io.containerd.runtime.v1.linux/k8s.io/{id}/config.json', ids[2] as string, 'containerd-container-config.json');
+  place('run/k3s/containerd/io.containerd.runtime.v2.task/k8s.io/{id}/config.json', ids[3] as string, 'containerd-container-config.json');
+  const names = (p: string) => {
+    const c = resolver.resolve(p);
+    return [c?.runtime, c?.namespace, c?.pod, c?.container];
+  };
+  assert.deepEqual(names(crioScope(CRIO_POD, `crio-${ids[0]}.scope`)), ['crio', 'openshift-monitoring', 'node-exporter-x7k2p', 'node-exporter']);
+  assert.deepEqual(names(`/kubepods/besteffort/pod${CRIO_POD}/libpod-${ids[1]}`), ['podman', 'openshift-monitoring', 'node-exporter-x7k2p', 'node-exporter']);
+  assert.deepEqual(names(containerdScope(CTRD_POD, `cri-containerd-${ids[2]}.scope`)), ['containerd', 'shop', 'web-7d4b9c6f5d-q2x8z', 'web']);
+  assert.deepEqual(names(`/kubepods/besteffort/pod${CTRD_POD}/${ids[3]}`), ['unknown', 'shop', 'web-7d4b9c6f5d-q2x8z', 'web']);
   assert.deepEqual(errors, []);
 });

@@ -61,6 +61,9 @@ const cases: [string, string, ContainerCgroup | undefined][] = [
   ['cgroupfs guaranteed', `/kubepods/pod${UID}/${ID}`, container(UID, 'guaranteed', 'unknown')],
   ['cgroupfs crio', `/kubepods/burstable/pod${UID}/crio-${ID}`, container(UID, 'burstable', 'crio')],
   ['cgroupfs crio conmon', `/kubepods/burstable/pod${UID}/crio-conmon-${ID}`, podLevel(UID, 'burstable', 'crio')],
+  // podman run --cgroup-parent=<a kubepods pod cgroup>: libpod-<id>, its conmon in libpod-conmon-<id> (systemd manager)
+  ['podman under a pod cgroup', `/kubepods/besteffort/pod${UID}/libpod-${ID}`, container(UID, 'besteffort', 'podman')],
+  ['podman conmon under a pod slice', `/kubepods.slice/kubepods-pod${UID_}.slice/libpod-conmon-${ID}.scope`, podLevel(UID, 'guaranteed', 'podman')],
   ['cgroupfs under a kubelet cgroup root', `/kubelet/kubepods/besteffort/pod${UID}/${ID}`, container(UID, 'besteffort', 'unknown')],
   // pod-level processes: in the pod cgroup itself, or in a sub-cgroup that is no container
   ['systemd pod slice', `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID_}.slice`, podLevel(UID, 'burstable')],
