@@ -10,7 +10,7 @@ import { emptyPidStat, type PidStat, readPidStat } from '../procfs/pid-stat.js';
 import { type PidStatus, readPidStatus } from '../procfs/pid-status.js';
 import { GONE, ProcReader } from '../host/proc-reader.js';
 import { type ProcStat, readProcStat } from '../procfs/proc-stat.js';
-import { LazyProcessAttributes, type AttributeSources } from './process-attributes.js';
+import { LazyProcessAttributes, type AttributeSources } from '../host/process-attributes.js';
 import { type ProcessUpdate, type ThreadUpdate, zeroDelta, zeroThreadUpdate } from './updates.js';
 
 /** USER_HZ: the unit of /proc tick counts, fixed at 100 for user space on every Linux arch. */

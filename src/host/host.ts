@@ -1,0 +1,306 @@
+/**
+ * The host layer: the only code that reads the host during a collection cycle. One Host per
+ * exporter knows the procfs root, the host root filesystem, the cgroup2 mount and the container
+ * resolver; the tracker, the PSI collector and the perf collector ask it for what they need, by
+ * identity, and get typed values back. Read failures are counted in `errors` (file, errno) as data;
+ * a process that exited reads as undefined and is not an error.
+ *
+ * The host is asked rather than handing out one big snapshot of every process: a process no group
+ * tracks costs one stat read per cycle, and only tracked ones are read further (see the tracker).
+ */
+import { existsSync, readlinkSync } from 'node:fs';
+import path from 'node:path';
+import { ContainerNameResolver, DEFAULT_CONTAINER_DIRS } from '../cgroup/container-names.js';
+import { discoverCgroup2Mount, type Cgroup2Mount } from '../cgroup/mountinfo.js';
+import { readPressure, type Pressure } from '../cgroup/pressure.js';
+import type { ContainerIdentity } from '../cgroup/types.js';
+import { ExporterError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { UserNames } from '../procfs/passwd.js';
+import { readPidCgroup } from '../procfs/pid-cgroup.js';
+import { type PidLimits, readPidLimits } from '../procfs/pid-limits.js';
+import { type PidSmapsRollup, readPidSmapsRollup } from '../procfs/pid-smaps-rollup.js';
+import { type PidStat, readPidStat } from '../procfs/pid-stat.js';
+import { type ProcStat, readProcStat } from '../procfs/proc-stat.js';
+import { ALL_COUNTERS, type CounterSource, type TaskCounters, type TaskRef } from './counter-source.js';
+import { LazyProcessAttributes, type AttributeSources } from './process-attributes.js';
+import { ProcfsCounterSource } from './procfs-counters.js';
+import { GONE, ProcReader } from './proc-reader.js';
+import { ReadErrors } from './read-errors.js';
+
+/** USER_HZ: the unit of /proc tick counts, fixed at 100 for user space on every Linux arch. */
+export const TICKS_PER_SECOND = 100;
+
+export interface HostOptions {
+  /** procfs mount, e.g. /proc, or /host/proc in a container */
+  procfsRoot: string;
+  /** host root filesystem mount (node_exporter's --path.rootfs); '/' outside a container */
+  rootfs?: string | undefined;
+  /** cgroup2 hierarchy directory, skipping discovery */
+  cgroup2Root?: string | undefined;
+  /** asked first for the counters it covers; the procfs text source reads the rest */
+  counterSource?: CounterSource | undefined;
+  /** resolve Kubernetes container names from the runtime's files under the rootfs (off: cgroup-path identity only) */
+  containerNames?: boolean | undefined;
+  log?: Logger | undefined;
+}
+
+/** The files of one process, paths built once per identity. */
+export interface ProcessRef extends TaskRef {
+  readonly statPath: string;
+  readonly fdPath: string;
+  readonly taskDir: string;
+}
+
+/** One thread of a process: its stat path built once; status and io paths only if asked (thread details). */
+export class ThreadRef implements TaskRef {
+  private status: string | undefined;
+  private io: string | undefined;
+  constructor(
+    readonly pid: number,
+    readonly tid: number,
+    readonly statPath: string,
+  ) {}
+
+  get dir(): string {
+    return this.statPath.slice(0, -'/stat'.length);
+  }
+
+  get statusPath(): string {
+    this.status ??= `${this.dir}/status`;
+    return this.status;
+  }
+
+  get ioPath(): string {
+    this.io ??= `${this.dir}/io`;
+    return this.io;
+  }
+}
+
+export class Host {
+  readonly procfsRoot: string;
+  /** the rootfs prefix, or undefined when the exporter runs on the host ('/') */
+  readonly rootfs: string | undefined;
+  private readonly cgroup2Root: string | undefined;
+  private readonly reader: ProcReader;
+  private readonly procfsCounters: ProcfsCounterSource;
+  private readonly counterSource: CounterSource | undefined;
+  private readonly userNames: UserNames;
+  private readonly containers: ContainerNameResolver | undefined;
+  private mount: Cgroup2Mount | undefined;
+  /** this cycle's read failures; replaced by beginCycle() */
+  errors = new ReadErrors();
+  private attributeSources: AttributeSources | undefined;
+
+  constructor(options: HostOptions) {
+    this.reader = new ProcReader(options.procfsRoot);
+    this.procfsRoot = this.reader.root;
+    this.rootfs = options.rootfs === undefined || options.rootfs === '/' ? undefined : options.rootfs;
+    this.cgroup2Root = options.cgroup2Root || undefined;
+    this.procfsCounters = new ProcfsCounterSource(this.reader);
+    this.counterSource = options.counterSource;
+    this.userNames = new UserNames([`${this.procfsRoot}/1/root/etc/passwd`, '/etc/passwd']);
+    if (options.containerNames !== false) {
+      // container runtime files sit under the host root (--path.rootfs=/host in a DaemonSet)
+      const onHost = (dir: string): string => path.join(options.rootfs ?? '/', dir);
+      const log = options.log;
+      this.containers = new ContainerNameResolver({
+        logDir: onHost(DEFAULT_CONTAINER_DIRS.logDir),
+        crioDir: onHost(DEFAULT_CONTAINER_DIRS.crioDir),
+        containerdDir: onHost(DEFAULT_CONTAINER_DIRS.containerdDir),
+        dockerDir: onHost(DEFAULT_CONTAINER_DIRS.dockerDir),
+        onError: (err) => log?.warn('cannot read container names', { err: err.message }),
+      });
+    }
+  }
+
+  /** Starts a cycle: fresh error counts, the host's /proc/stat (throws when unreadable: nothing works without it). */
+  beginCycle(): ProcStat {
+    this.errors = new ReadErrors();
+    const host = readProcStat(this.reader);
+    if (this.attributeSources?.bootTime !== host.bootTime) {
+      this.attributeSources = {
+        reader: this.reader,
+        userNames: this.userNames,
+        bootTime: host.bootTime,
+        ticksPerSecond: TICKS_PER_SECOND,
+        resolveContainer: this.containers ? this.resolveContainer : undefined,
+      };
+    }
+    return host;
+  }
+
+  // ---- processes and threads (the tracker) ----
+
+  /** pids under the procfs root, listed off the event loop */
+  listPids(): Promise<number[]> {
+    return this.reader.listIdsAsync(this.procfsRoot);
+  }
+
+  statPath(pid: number): string {
+    return `${this.procfsRoot}/${pid}/stat`;
+  }
+
+  process(pid: number): ProcessRef {
+    const dir = `${this.procfsRoot}/${pid}`;
+    return { pid, tid: pid, dir, statPath: `${dir}/stat`, statusPath: `${dir}/status`, ioPath: `${dir}/io`, fdPath: `${dir}/fd`, taskDir: `${dir}/task` };
+  }
+
+  thread(pid: number, tid: number): ThreadRef {
+    // join() gives a flat string; a template literal leaves a cons string behind once flattened
+    return new ThreadRef(pid, tid, [this.procfsRoot, '/', pid, '/task/', tid, '/stat'].join(''));
+  }
+
+  /** A process's or thread's stat parsed into `into`; undefined when gone or unreadable (counted). */
+  readStat(statPath: string, into?: PidStat): PidStat | undefined {
+    try {
+      return readPidStat(this.reader, statPath, into);
+    } catch (err) {
+      if (!this.errors.count('procRead', 'stat', err)) throw err;
+      return undefined;
+    }
+  }
+
+  /** Fills `into` with the counters in `want` (COUNTERS mask); returns the mask of what was read. */
+  readCounters(task: TaskRef, want: number, into: TaskCounters): number {
+    let filled = 0;
+    const primary = this.counterSource;
+    if (primary && (want & primary.covers) !== 0) filled = primary.read(task, want & primary.covers, into, this.partialFailure);
+    const rest = want & ~(primary?.covers ?? 0) & ALL_COUNTERS;
+    if (rest !== 0) filled |= this.procfsCounters.read(task, rest, into, this.partialFailure);
+    return filled;
+  }
+
+  /** open fds, -1 when unknown */
+  countFds(p: ProcessRef): number {
+    try {
+      const n = this.reader.countFds(p.fdPath);
+      return n === GONE ? -1 : n;
+    } catch (err) {
+      this.partialFailure('fd', err);
+      return -1;
+    }
+  }
+
+  readLimits(p: ProcessRef): PidLimits | undefined {
+    try {
+      return readPidLimits(this.reader, `${p.dir}/limits`);
+    } catch (err) {
+      this.partialFailure('limits', err);
+      return undefined;
+    }
+  }
+
+  readSmapsRollup(p: ProcessRef): PidSmapsRollup | undefined {
+    try {
+      return readPidSmapsRollup(this.reader, `${p.dir}/smaps_rollup`);
+    } catch (err) {
+      this.partialFailure('smaps_rollup', err);
+      return undefined;
+    }
+  }
+
+  /** thread ids of a process; undefined when the list could not be read (counted) */
+  listThreads(p: ProcessRef): number[] | undefined {
+    try {
+      return this.reader.listIds(p.taskDir);
+    } catch (err) {
+      this.partialFailure('task', err);
+      return undefined;
+    }
+  }
+
+  /** Static facts of a process (cmdline, user, cgroup, container), each read on first use and kept. */
+  attributes(stat: PidStat): LazyProcessAttributes {
+    if (!this.attributeSources) throw new Error('Host.attributes() before beginCycle()');
+    return new LazyProcessAttributes(stat, this.attributeSources);
+  }
+
+  /** The process's cgroup v2 path as of now (it can be moved); undefined when gone or unreadable (counted). */
+  readCgroupPath(p: ProcessRef): string | undefined {
+    try {
+      return readPidCgroup(this.reader, `${p.dir}/cgroup`)?.v2Path;
+    } catch (err) {
+      this.partialFailure('cgroup', err);
+      return undefined;
+    }
+  }
+
+  /** Records a failed read of an optional file (the process is still counted). */
+  readonly partialFailure = (file: string, err: unknown): void => {
+    if (!this.errors.count('partial', file, err)) throw err;
+  };
+
+  // ---- cgroups and containers (PSI, perf) ----
+
+  readonly resolveContainer = (cgroupPath: string): ContainerIdentity | undefined => this.containers?.resolve(cgroupPath);
+
+  /**
+   * The cgroup2 hierarchy, discovered from mountinfo once (or the configured root). Throws
+   * ExporterError CGROUP2_UNAVAILABLE, with the fix in its message, when there is none usable;
+   * a failure is not cached (the next call looks again).
+   */
+  cgroup2Mount(): Cgroup2Mount {
+    if (this.mount) return this.mount;
+    let mount: Cgroup2Mount | undefined;
+    try {
+      mount = discoverCgroup2Mount(this.reader, { rootfs: this.rootfs, cgroup2Root: this.cgroup2Root });
+    } catch (err) {
+      throw new ExporterError('CGROUP2_UNAVAILABLE', `cannot find the cgroup2 mount: ${(err as Error).message}`, { cause: err });
+    }
+    if (!mount) {
+      const table = path.join(this.procfsRoot, this.rootfs !== undefined ? '1' : 'self', 'mountinfo');
+      throw new ExporterError('CGROUP2_UNAVAILABLE',
+        `no cgroup2 filesystem in ${table} (cgroup v1 only host): per-group pressure needs cgroup v2 ` +
+        '(boot with systemd.unified_cgroup_hierarchy=1, or mount cgroup2), or pass the cgroup2 root explicitly');
+    }
+    // a wrong rootfs or cgroup2 root would otherwise look like every cgroup vanished
+    if (!existsSync(path.join(mount.directory, 'cgroup.controllers'))) {
+      throw new ExporterError('CGROUP2_UNAVAILABLE',
+        `${mount.directory} (from ${mount.origin}) is not a cgroup2 directory: check the rootfs path and the cgroup2 root`);
+    }
+    this.mount = mount;
+    return mount;
+  }
+
+  /** <procfs>/pressure/<resource>; undefined when missing. Throws ProcReadError/ParseError (the PSI collector classifies them). */
+  hostPressure(resource: string): { file: string; pressure: Pressure | undefined } {
+    const file = `${this.procfsRoot}/pressure/${resource}`;
+    return { file, pressure: readPressure(this.reader, file) };
+  }
+
+  /** <cgroup directory>/<resource>.pressure; undefined when the cgroup vanished. Throws like hostPressure. */
+  cgroupPressure(directory: string, resource: string): Pressure | undefined {
+    return readPressure(this.reader, path.join(directory, `${resource}.pressure`));
+  }
+
+  // ---- tasks for perf counters ----
+
+  /** start time and parent of a live process, for perf to tell a reused pid */
+  taskIdentity(pid: number): { startTime: number; ppid: number } | undefined {
+    const stat = readPidStat(this.reader, this.statPath(pid));
+    return stat ? { startTime: stat.startTime, ppid: stat.ppid } : undefined;
+  }
+
+  /** thread ids of a process; [] when gone */
+  taskThreads(pid: number): number[] {
+    return this.reader.listIds(`${this.procfsRoot}/${pid}/task`);
+  }
+
+  /** children of one thread (<pid>/task/<tid>/children); [] when gone or the kernel lacks the file */
+  taskChildren(pid: number, tid: number): number[] {
+    const text = this.reader.readText(`${this.procfsRoot}/${pid}/task/${tid}/children`);
+    const out: number[] = [];
+    if (!text) return out;
+    for (const word of text.split(' ')) {
+      const child = Number(word);
+      if (word !== '' && Number.isInteger(child)) out.push(child);
+    }
+    return out;
+  }
+
+  /** the pid of this exporter as the procfs root names it (differs from process.pid outside its PID namespace) */
+  selfPid(): string {
+    return readlinkSync(path.join(this.procfsRoot, 'self'));
+  }
+}
