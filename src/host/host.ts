@@ -10,7 +10,7 @@
  */
 import { existsSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
-import { ContainerNameResolver, DEFAULT_CONTAINER_DIRS } from '../cgroup/container-names.js';
+import { ContainerNameResolver } from '../cgroup/container-names.js';
 import { discoverCgroup2Mount, type Cgroup2Mount } from '../cgroup/mountinfo.js';
 import { readPressure, type Pressure } from '../cgroup/pressure.js';
 import type { ContainerIdentity } from '../cgroup/types.js';
@@ -101,15 +101,13 @@ export class Host {
     this.counterSource = options.counterSource;
     this.userNames = new UserNames([`${this.procfsRoot}/1/root/etc/passwd`, '/etc/passwd']);
     if (options.containerNames !== false) {
-      // container runtime files sit under the host root (--path.rootfs=/host in a DaemonSet)
-      const onHost = (dir: string): string => path.join(options.rootfs ?? '/', dir);
       const log = options.log;
       this.containers = new ContainerNameResolver({
-        logDir: onHost(DEFAULT_CONTAINER_DIRS.logDir),
-        crioDir: onHost(DEFAULT_CONTAINER_DIRS.crioDir),
-        containerdDir: onHost(DEFAULT_CONTAINER_DIRS.containerdDir),
-        dockerDir: onHost(DEFAULT_CONTAINER_DIRS.dockerDir),
+        // container runtime files sit under the host root (--path.rootfs=/host in a DaemonSet)
+        hostRoot: options.rootfs ?? '/',
         onError: (err) => log?.warn('cannot read container names', { err: err.message }),
+        onUnnamed: (c, tried) =>
+          log?.warn('no source names this container: named by its short ID', { container: c.container, container_id: c.containerId, pod_uid: c.podUid, looked_for: tried.join(',') }),
       });
     }
   }
