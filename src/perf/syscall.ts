@@ -6,11 +6,9 @@
  * or musl alike. koffi is loaded on first use only, so an exporter with perf off never loads it.
  * errno is read with koffi.errno() right after each call, before anything else can change it.
  */
-import { createRequire } from 'node:module';
 import { ExporterError, ProcessGoneError, type ErrorCode } from '../errors.js';
+import { loadLibc, type Libc } from '../libc.js';
 import { COUNTING_READ_SIZE, decodeReading, type CounterReading } from './attr.js';
-
-type Koffi = typeof import('koffi').default;
 
 /** perf_event_open flags */
 export const PerfFlag = {
@@ -76,13 +74,12 @@ export function perfOpenError(errno: string, target: string): ExporterError {
 }
 
 interface Bindings {
-  koffi: Koffi;
+  lastErrno: () => string;
   nr: number;
   syscall: (nr: number, ...varargs: unknown[]) => number | bigint;
   ioctl: (fd: number, request: number, ...varargs: unknown[]) => number;
   read: (fd: number, buf: Buffer, count: number) => number | bigint;
   close: (fd: number) => number;
-  errnoNames: Map<number, string>;
 }
 
 let bindings: Bindings | undefined;
@@ -93,32 +90,26 @@ function bind(): Bindings {
   if (process.platform !== 'linux' || nr === undefined) {
     throw new PerfError('PERF_UNAVAILABLE', 'perf_event_open', 'ENOSYS', `not available on ${process.platform}/${process.arch}`);
   }
-  let koffi: Koffi;
+  let c: Libc;
   try {
-    koffi = createRequire(import.meta.url)('koffi') as Koffi;
+    c = loadLibc();
   } catch (err) {
     throw new PerfError('PERF_UNAVAILABLE', 'load koffi', 'ELIBACC', (err as Error).message, { cause: err });
   }
-  const libc = koffi.load(null);
-  const errnoNames = new Map<number, string>();
-  for (const [name, value] of Object.entries(koffi.os.errno)) {
-    if (!errnoNames.has(value)) errnoNames.set(value, name);
-  }
+  const libc = c.lib;
   bindings = {
-    koffi,
+    lastErrno: c.lastErrno,
     nr,
     syscall: libc.func('long syscall(long number, ...)'),
     ioctl: libc.func('int ioctl(int fd, unsigned long request, ...)'),
     read: libc.func('long read(int fd, void *buf, unsigned long count)'),
     close: libc.func('int close(int fd)'),
-    errnoNames,
   };
   return bindings;
 }
 
 function lastErrno(b: Bindings): string {
-  const n = b.koffi.errno();
-  return b.errnoNames.get(n) ?? `errno ${n}`;
+  return b.lastErrno();
 }
 
 /**
