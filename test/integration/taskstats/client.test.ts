@@ -66,7 +66,7 @@ before(async () => {
   if (skip) return;
   busy = startWorkload('ts-busy', ['busy']);
   // under load the child may need a while to burn its first ticks
-  for (let i = 0; i < 200 && procStat(`/proc/${busy.child.pid}/stat`).cpuUs < 100_000; i++) await sleep(50);
+  for (let i = 0; i < 600 && procStat(`/proc/${busy.child.pid}/stat`).cpuUs < 30_000; i++) await sleep(50);
   client = TaskstatsClient.open();
 });
 after(() => {
@@ -94,7 +94,7 @@ test('a process (TGID) and its thread (PID) answer with counters between two /pr
     assert.ok(r.exactNs / 1e3 >= before.cpuUs - TICK_US && r.exactNs / 1e3 <= afterStat.cpuUs + 2 * TICK_US, `exact ${r.exactNs / 1e3} us within /proc ${before.cpuUs}..${afterStat.cpuUs}`);
     assert.ok(r.ctx >= ctxBefore && r.ctx <= ctxAfter, `ctx switches ${r.ctx} within ${ctxBefore}..${ctxAfter}`);
   }
-  assert.ok(before.cpuUs > 100_000, 'the busy child has burnt CPU');
+  assert.ok(before.cpuUs >= 30_000, 'the busy child has burnt CPU');
   assert.equal(thread.comm, 'ts-busy');
   assert.equal(thread.pid, pid);
   assert.equal(thread.ppid, process.pid);
