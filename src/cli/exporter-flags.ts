@@ -1,4 +1,4 @@
-import { boolFlag, durationFlag, stringFlag } from './flags.js';
+import { boolFlag, durationFlag, intFlag, stringFlag } from './flags.js';
 
 /** Flags of `serve` and `once`: process-exporter's names first, then this exporter's own. */
 export const EXPORTER_FLAGS = {
@@ -17,7 +17,11 @@ export const EXPORTER_FLAGS = {
   namemapping: stringFlag('', 'comma-separated list, alternating process name and capturing regex to apply to cmdline'),
   debug: boolFlag(false, 'log debugging information'),
   version: boolFlag(false, 'print version information and exit'),
-  'collect.min-interval': durationFlag(5000, 'a cycle younger than this is served again instead of walking /proc anew (HA Prometheus pairs cost one walk)'),
+  'collect.min-interval': durationFlag(5000, 'a cycle younger than this is served to a scraper that has not had it yet instead of walking /proc anew (HA Prometheus pairs cost one walk); never twice to the same scraper'),
+  'web.max-requests': intFlag(40, 'maximum number of concurrent /metrics requests (waiting or being written); beyond, 503'),
+  'web.write-timeout': durationFlag(30_000, 'a scraper that has not read the whole answer this long after it was ready is disconnected'),
+  'web.enable-lifecycle': boolFlag(false, 'enable config reload over HTTP (POST /-/reload); SIGHUP always reloads'),
+  'health.max-failed-cycles': intFlag(3, '/health answers 503 after this many collection cycles failed in a row'),
   'threads.details': boolFlag(false, 'also export thread_io_bytes_total and thread_context_switches_total (reads two more files per thread)'),
   'collector.psi': boolFlag(false, 'enable the PSI (cgroup v2 pressure) collector (also: psi.enabled in the config)'),
   'collector.psi.averages': boolFlag(false, 'also export PSI avg10/avg60/avg300 as ratios'),

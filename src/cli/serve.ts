@@ -1,7 +1,7 @@
 import { formatProblem, ConfigError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { version } from '../package-info.js';
-import { createApp } from '../server/app.js';
+import { createApp, type Exposition } from '../server/app.js';
 import { type ExporterServer, listen } from '../server/listen.js';
 import { WebConfigError } from '../server/web-config.js';
 import { EXPORTER_FLAGS } from './exporter-flags.js';
@@ -56,10 +56,22 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
 
-  const reload = async (): Promise<string | undefined> => {
+  // one reload at a time: each hands its counters to the next
+  let reloading: Promise<unknown> = Promise.resolve();
+  const reload = (): Promise<string | undefined> => {
+    const done = reloading.then(reloadNow);
+    reloading = done;
+    return done;
+  };
+  const reloadNow = async (): Promise<string | undefined> => {
     try {
       const next = buildPipeline(flags, grouping.load(), log);
       const previous = pipeline;
+      // counters continue: everything up to now goes to the old grouping, the new one starts
+      // from here with the totals of every group that survives
+      await previous.collection.fresh();
+      next.collection.carryOver(previous.collection);
+      await next.collection.fresh();
       pipeline = next;
       await previous.collection.close();
       base.reloadSuccess.set(1);
@@ -76,15 +88,29 @@ export async function run(argv: string[]): Promise<number> {
   // before the slow steps (listen, baseline walk): SIGHUP's default action would end the process
   process.on('SIGHUP', () => void reload());
 
+  // one rendering per collection cycle, shared by every scrape handed that cycle
+  let rendered: { pipeline: Pipeline; attempt: number; exposition: Promise<Exposition> } | undefined;
+  let renderings = 0;
   const app = createApp({
     telemetryPath: flags['web.telemetry-path'],
-    metrics: async () => {
+    metrics: async (scraper) => {
       const current = pipeline;
-      await current.collection.collect();
-      return (await current.registry.metrics()) + (await base.registry.metrics());
+      const { attempt } = await current.collection.collect(scraper);
+      if (rendered?.pipeline !== current || rendered.attempt !== attempt) {
+        const id = ++renderings;
+        const exposition = Promise.all([current.registry.metrics(), base.registry.metrics()]).then(([a, b]) => ({ id, text: a + b }));
+        rendered = { pipeline: current, attempt, exposition };
+      }
+      return rendered.exposition;
     },
+    unhealthy: () => {
+      const failed = pipeline.collection.consecutiveFailures;
+      return failed >= flags['health.max-failed-cycles'] ? `${failed} collection cycles failed in a row` : undefined;
+    },
+    maxRequests: flags['web.max-requests'],
+    writeTimeoutMs: flags['web.write-timeout'],
     psi: () => pipeline.psi?.report(),
-    reload,
+    reload: flags['web.enable-lifecycle'] ? reload : undefined,
     log,
     version,
   });

@@ -73,16 +73,43 @@ export class Grouper {
   private unaccounted = 0;
   private procReadErrors = 0;
   private partialErrors = 0;
-  private readonly byCause = new Map<string, number>();
+  private byCause = new Map<string, number>();
+  /** a previous grouper's groups (config reload), taken over when a group of the same key appears */
+  private inherited: Map<string, GroupAccum> | undefined;
 
   constructor(private readonly opts: GrouperOptions) {}
+
+  /**
+   * Continue the counters of `previous` (the grouper of the config before a reload): a group whose
+   * name and labels reappear keeps its totals and thread names; groups that do not, end.
+   */
+  carryOver(previous: Grouper): void {
+    this.inherited = new Map(previous.groups);
+    this.hostBaseTicks = previous.hostBaseTicks;
+    this.creditedCpu = previous.creditedCpu;
+    this.unaccounted = previous.unaccounted;
+    this.procReadErrors = previous.procReadErrors;
+    this.partialErrors = previous.partialErrors;
+    this.byCause = new Map(previous.byCause);
+  }
+
+  private inherit(key: string): GroupAccum | undefined {
+    const acc = this.inherited?.get(key);
+    if (!acc) return undefined;
+    this.inherited?.delete(key);
+    resetGauges(acc.snapshot, this.opts.gatherSmaps);
+    // cycle numbers restart with the new tracker
+    for (const t of acc.threads.values()) t.lastSeenCycle = 0;
+    this.groups.set(key, acc);
+    return acc;
+  }
 
   apply(result: TrackerResult, durationSeconds: number, scrapeErrors: number): CycleSnapshot {
     const { cycle } = result;
     for (const g of this.groups.values()) resetGauges(g.snapshot, this.opts.gatherSmaps);
     let creditedThisCycle = 0;
     for (const u of result.updates) {
-      let acc = this.groups.get(u.groupKey);
+      let acc = this.groups.get(u.groupKey) ?? this.inherit(u.groupKey);
       if (!acc) {
         const threads = new Map<string, ThreadAccum>();
         acc = { snapshot: newGroupSnapshot(u.groupKey, u.group.name, u.group.labels, threads), threads };

@@ -12,20 +12,43 @@ export interface CollectionOptions {
   grouper: Grouper;
   collectors: readonly Collector[];
   registry: Registry;
-  /** a cycle younger than this is served again instead of walking /proc anew */
+  /** a cycle younger than this is served to a scraper that has not had it yet instead of walking /proc anew */
   minIntervalMs: number;
   log: Logger;
 }
 
+/** Who asks for a collection; internal callers (baseline, `once`) share this one. */
+export const INTERNAL_SCRAPER = '';
+
+/** Scrapers remembered per cycle; beyond this a scrape walks anew (bounds memory, never repeats a cycle). */
+const MAX_SCRAPERS_PER_CYCLE = 256;
+
+/** The outcome of one cycle, as served to scrapes. */
+export interface CycleResult {
+  /** sequence number of the attempt (failed ones included): one rendering per number */
+  attempt: number;
+  /** undefined when the cycle failed (then no group data is served) */
+  snapshot: CycleSnapshot | undefined;
+}
+
 /**
- * Runs collection cycles on demand: single-flight (concurrent scrapes share one cycle) and
- * reused while younger than the minimum interval, so two Prometheus replicas cost one walk.
+ * Runs collection cycles on demand: single-flight (concurrent scrapes share one cycle). A cycle
+ * younger than the minimum interval is served to a scraper that has not had it yet, so two
+ * Prometheus replicas cost one walk, but never twice to the same scraper, so no scrape interval
+ * sees a repeated sample. A scraper asking again sooner than the minimum interval gets a new walk,
+ * started no sooner than min(minimum interval, 1 s) after the last one ended (bounding the walks
+ * one client can cause).
  */
 export class Collection {
-  private inflight: Promise<CycleSnapshot | undefined> | undefined;
-  private last: CycleSnapshot | undefined;
+  private inflight: Promise<CycleResult> | undefined;
+  private last: CycleResult = { attempt: 0, snapshot: undefined };
+  /** scrapers the last cycle was handed to */
+  private servedTo = new Set<string>();
   private lastFinishedMs = -Infinity;
+  private attempts = 0;
   private scrapeErrors = 0;
+  private failedInARow = 0;
+  private cyclesRun = 0;
   private readonly failing = new Map<string, string>();
   private readonly success: Gauge;
   private readonly duration: Gauge;
@@ -47,22 +70,64 @@ export class Collection {
   }
 
   get lastSnapshot(): CycleSnapshot | undefined {
-    return this.last;
+    return this.last.snapshot;
   }
 
-  /** The current snapshot, walking /proc only when the last one is older than the minimum interval. */
-  collect(): Promise<CycleSnapshot | undefined> {
-    if (this.inflight) return this.inflight;
-    if (this.last && performance.now() - this.lastFinishedMs < this.opts.minIntervalMs) return Promise.resolve(this.last);
-    this.inflight = this.runCycle().finally(() => {
+  /**
+   * Continue `previous` (the pipeline before a config reload): its group counters (see
+   * Grouper.carryOver), error and cycle counts. Call before this collection's first cycle.
+   */
+  carryOver(previous: Collection): void {
+    this.opts.grouper.carryOver(previous.opts.grouper);
+    this.scrapeErrors = previous.scrapeErrors;
+    this.cyclesRun = previous.cyclesRun;
+    this.cycles.inc(this.cyclesRun);
+  }
+
+  /** A cycle started now (or the one in flight), whoever had the last one. */
+  fresh(): Promise<CycleResult> {
+    this.inflight ??= this.runCycle().finally(() => {
       this.inflight = undefined;
     });
+    this.servedTo = new Set([INTERNAL_SCRAPER]);
     return this.inflight;
   }
 
-  private async runCycle(): Promise<CycleSnapshot | undefined> {
-    const { tracker, grouper, collectors, log } = this.opts;
+  /** Cycles that failed since the last one that succeeded. */
+  get consecutiveFailures(): number {
+    return this.failedInARow;
+  }
+
+  /**
+   * A cycle `scraper` has not been handed yet: the last one while younger than the minimum
+   * interval, else a new one (joining one in flight).
+   */
+  async collect(scraper: string = INTERNAL_SCRAPER): Promise<CycleResult> {
+    const { minIntervalMs } = this.opts;
+    for (;;) {
+      if (this.inflight) {
+        const result = await this.inflight;
+        this.servedTo.add(scraper);
+        return result;
+      }
+      const age = performance.now() - this.lastFinishedMs;
+      if (age < minIntervalMs && !this.servedTo.has(scraper) && this.servedTo.size < MAX_SCRAPERS_PER_CYCLE) {
+        this.servedTo.add(scraper);
+        return this.last;
+      }
+      const gap = Math.min(minIntervalMs, 1000) - age;
+      if (gap <= 0) break;
+      await new Promise((resolve) => setTimeout(resolve, gap));
+    }
+    const result = this.fresh();
+    this.servedTo.add(scraper);
+    return result;
+  }
+
+  private async runCycle(): Promise<CycleResult> {
+    const { tracker, grouper, log } = this.opts;
     const start = performance.now();
+    const attempt = ++this.attempts;
     let snapshot: CycleSnapshot;
     try {
       const result = await tracker.update();
@@ -74,13 +139,43 @@ export class Collection {
       snapshot = grouper.apply(result, walkSeconds, this.scrapeErrors);
     } catch (err) {
       this.scrapeErrors++;
-      log.error('collection cycle failed', { err });
+      this.failedInARow++;
+      this.success.set({ collector: 'walk' }, 0);
+      this.duration.set({ collector: 'walk' }, (performance.now() - start) / 1000);
+      const msg = err instanceof Error ? err.message : String(err);
+      if (this.failing.get('walk') !== msg) log.error('collection cycle failed', { err: msg, consecutive: this.failedInARow });
+      this.failing.set('walk', msg);
+      // shown in this very scrape: no group data (none was read), the error counters moved
+      const previous = this.last.snapshot;
+      const failed: CycleSnapshot = {
+        timeMs: Date.now(),
+        durationSeconds: (performance.now() - start) / 1000,
+        cycle: previous?.cycle ?? 0,
+        groups: [],
+        host: previous?.host ?? { user: 0, system: 0, unaccounted: 0 },
+        errors: { ...(previous?.errors ?? { procReadErrors: 0, partialErrors: 0, byCause: new Map() }), scrapeErrors: this.scrapeErrors },
+      };
+      await this.updateCollectors(failed);
+      this.last = { attempt, snapshot: undefined };
       this.lastFinishedMs = performance.now();
       return this.last;
     }
+    this.failedInARow = 0;
+    this.success.set({ collector: 'walk' }, 1);
+    if (this.failing.delete('walk')) log.info('collection cycles recovered');
+    this.cyclesRun++;
     this.cycles.inc();
     this.tracked.set({ state: 'tracked' }, tracker.trackedCount);
     this.tracked.set({ state: 'ignored' }, tracker.ignoredCount);
+    await this.updateCollectors(snapshot);
+    this.last = { attempt, snapshot };
+    this.lastFinishedMs = performance.now();
+    await yieldToEventLoop(); // the caller renders the registry next
+    return this.last;
+  }
+
+  private async updateCollectors(snapshot: CycleSnapshot): Promise<void> {
+    const { collectors, log } = this.opts;
     for (const c of collectors) {
       await yieldToEventLoop();
       const t0 = performance.now();
@@ -98,10 +193,6 @@ export class Collection {
       }
       this.duration.set({ collector: c.name }, (performance.now() - t0) / 1000);
     }
-    this.last = snapshot;
-    this.lastFinishedMs = performance.now();
-    await yieldToEventLoop(); // the caller renders the registry next
-    return snapshot;
   }
 
   async close(): Promise<void> {

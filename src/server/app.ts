@@ -9,10 +9,24 @@ import { OPENMETRICS_CONTENT_TYPE, prefersOpenMetrics, toOpenMetrics } from './o
 const gzip = promisify(gzipCallback);
 const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
+/** The text exposition of one collection; `id` changes whenever the text does. */
+export interface Exposition {
+  id: number;
+  text: string;
+}
+
 export interface AppOptions {
   telemetryPath: string;
-  /** Prometheus text exposition of the current cycle */
-  metrics: () => Promise<string>;
+  /** the exposition of a collection `scraper` has not been handed yet (see scraperOf) */
+  metrics: (scraper: string) => Promise<Exposition>;
+  /** /health answers 503 while this returns a reason */
+  unhealthy?: () => string | undefined;
+  /** concurrent /metrics requests (waiting or being written); beyond, 503 at once; default 40 */
+  maxRequests?: number;
+  /** concurrent /metrics requests from one client address; beyond, 503 at once; default 4 */
+  maxRequestsPerClient?: number;
+  /** a client that has not read the whole answer this long after it was ready is cut off; default 30 s */
+  writeTimeoutMs?: number;
   /** JSON for /psi; absent, or returning undefined, while the PSI collector is off */
   psi?: () => unknown;
   /** POST /-/reload; resolves with an error message when the new config was rejected */
@@ -24,6 +38,40 @@ export interface AppOptions {
 }
 
 class CollectTimeout extends Error {}
+
+/**
+ * Who is scraping, to hand each scraper a collection it has not had: the client address, its
+ * User-Agent, and Prometheus' scrape timeout header (one Prometheus scraping the target in two
+ * jobs is two scrapers). Two Prometheus replicas differ by address.
+ */
+export function scraperOf(req: { socket: { remoteAddress?: string | undefined }; headers: Record<string, string | string[] | undefined> }): string {
+  const h = (name: string) => String(req.headers[name] ?? '').slice(0, 256);
+  return `${req.socket.remoteAddress ?? ''}|${h('user-agent')}|${h('x-prometheus-scrape-timeout-seconds')}`;
+}
+
+/** Each format and encoding of one exposition rendered at most once, shared by every request. */
+class RenderedBodies {
+  private id = -1;
+  private bodies = new Map<string, Promise<Buffer>>();
+
+  get(exposition: Exposition, openMetrics: boolean, gzipped: boolean): Promise<Buffer> {
+    if (exposition.id !== this.id) {
+      this.id = exposition.id;
+      this.bodies = new Map();
+    }
+    const key = `${openMetrics}|${gzipped}`;
+    let body = this.bodies.get(key);
+    if (!body) {
+      body = (async () => {
+        if (openMetrics) await yieldToEventLoop(); // rendering just ran: let waiting requests in first
+        const text = Buffer.from(openMetrics ? toOpenMetrics(exposition.text) : exposition.text);
+        return gzipped ? gzip(text) : text;
+      })();
+      this.bodies.set(key, body);
+    }
+    return body;
+  }
+}
 
 /** Rejects with CollectTimeout after `ms`; the timer never keeps the process alive. */
 function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
@@ -53,10 +101,34 @@ export function createApp(opts: AppOptions): Koa {
   });
 
   const collectTimeoutMs = opts.collectTimeoutMs ?? 60_000;
+  const maxRequests = opts.maxRequests ?? 40;
+  const maxPerClient = opts.maxRequestsPerClient ?? 4;
+  const writeTimeoutMs = opts.writeTimeoutMs ?? 30_000;
+  const bodies = new RenderedBodies();
+  let active = 0;
+  const activeByClient = new Map<string, number>();
   router.get(opts.telemetryPath, async (ctx) => {
-    let text: string;
+    const client = ctx.req.socket.remoteAddress ?? '';
+    const mine = activeByClient.get(client) ?? 0;
+    if (active >= maxRequests || mine >= maxPerClient) {
+      ctx.status = 503;
+      ctx.type = 'text/plain';
+      ctx.set('Retry-After', '1');
+      ctx.body = 'too many concurrent scrapes\n';
+      return;
+    }
+    // held until the answer is written or the connection dropped, so slow readers count too
+    active++;
+    activeByClient.set(client, mine + 1);
+    ctx.res.once('close', () => {
+      active--;
+      const n = (activeByClient.get(client) ?? 1) - 1;
+      if (n > 0) activeByClient.set(client, n);
+      else activeByClient.delete(client);
+    });
+    let exposition: Exposition;
     try {
-      text = await withTimeout(opts.metrics(), collectTimeoutMs);
+      exposition = await withTimeout(opts.metrics(scraperOf(ctx.req)), collectTimeoutMs);
     } catch (err) {
       if (!(err instanceof CollectTimeout)) throw err;
       opts.log.warn('scrape timed out waiting for the collection cycle', { timeout_ms: collectTimeoutMs });
@@ -66,19 +138,25 @@ export function createApp(opts: AppOptions): Koa {
       return;
     }
     const openMetrics = prefersOpenMetrics(ctx.get('Accept'));
-    if (openMetrics) await yieldToEventLoop(); // rendering just ran: let waiting requests in first
-    const body = openMetrics ? toOpenMetrics(text) : text;
+    const gzipped = ctx.acceptsEncodings('gzip', 'identity') === 'gzip';
     ctx.type = openMetrics ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE;
     ctx.vary('Accept-Encoding');
-    if (ctx.acceptsEncodings('gzip', 'identity') === 'gzip') {
-      ctx.set('Content-Encoding', 'gzip');
-      ctx.body = await gzip(body);
-    } else {
-      ctx.body = body;
-    }
+    if (gzipped) ctx.set('Content-Encoding', 'gzip');
+    ctx.body = await bodies.get(exposition, openMetrics, gzipped);
+    // a client reading slower than this holds a request slot and socket buffers: cut it off
+    const socket = ctx.req.socket;
+    const timer = setTimeout(() => socket.destroy(), writeTimeoutMs);
+    timer.unref();
+    ctx.res.once('close', () => clearTimeout(timer));
   });
 
   router.get('/health', (ctx) => {
+    const problem = opts.unhealthy?.();
+    if (problem !== undefined) {
+      ctx.status = 503;
+      ctx.body = { status: 'failing', reason: problem };
+      return;
+    }
     ctx.body = { status: 'ok' };
   });
 

@@ -104,7 +104,7 @@ test('SIGHUP: good, bad and missing files; the last good config keeps serving', 
 
 test('POST /-/reload: good, bad and missing files', async () => {
   writeFileSync(config, GOOD_AB);
-  const ex = await startExporter(['-config.path', config, '-collect.min-interval', '0s']);
+  const ex = await startExporter(['-config.path', config, '-collect.min-interval', '0s', '-web.enable-lifecycle']);
   const reload = () => ex.scrape('/-/reload', { method: 'POST' });
   try {
     await waitFor('beta', async () => ((await state(ex)).groups.get('beta') === 1 ? true : undefined));
@@ -147,7 +147,7 @@ test('with basic auth in the web config, /-/reload and /metrics need the passwor
   writeFileSync(config, GOOD_A);
   const web = join(dir, 'web.yml');
   writeFileSync(web, `basic_auth_users:\n  ops: ${bcrypt.hashSync('pw', 4)}\n`);
-  const ex = await startExporter(['-config.path', config, '-web.config.file', web]);
+  const ex = await startExporter(['-config.path', config, '-web.config.file', web, '-web.enable-lifecycle']);
   const auth = { Authorization: `Basic ${Buffer.from('ops:pw').toString('base64')}` };
   try {
     assert.equal((await ex.scrape('/-/reload', { method: 'POST' })).status, 401);
