@@ -1,5 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { CycleSnapshot, GroupSnapshot } from '../grouper/snapshot.js';
+import { DELAY_KINDS } from '../tracker/exit-credit.js';
 import type { Collector } from './collector.js';
 
 type Labels = Record<string, string>;
@@ -35,6 +36,9 @@ export class GroupCollector implements Collector {
     startTime: Gauge;
     numThreads: Gauge;
     states: Gauge;
+    started: Counter;
+    exited: Counter;
+    delay: Counter;
   };
 
   constructor(private readonly opts: GroupCollectorOptions) {}
@@ -59,6 +63,13 @@ export class GroupCollector implements Collector {
       startTime: gauge(`${p}oldest_start_time_seconds`, 'start time in seconds since 1970/01/01 of oldest process in group'),
       numThreads: gauge(`${p}num_threads`, 'Number of threads'),
       states: gauge(`${p}states`, 'Number of processes in states Running, Sleeping, Waiting, Zombie, or Other', ['state']),
+      started: counter(`${p}processes_started_total`, 'Processes that joined this group after the first cycle, including those known only from their exit records'),
+      exited: counter(`${p}processes_exited_total`, 'Processes of this group that exited'),
+      delay: counter(
+        `${p}delay_seconds_total`,
+        'Delay accounting of exited tasks from their taskstats exit records: cpu = waiting on a run queue, blkio = synchronous block I/O, swapin, reclaim = direct memory reclaim (all but cpu need kernel.task_delayacct=1)',
+        ['kind'],
+      ),
     };
     this.metrics = Object.values(this.m);
   }
@@ -94,6 +105,9 @@ export class GroupCollector implements Collector {
       m.states.set({ ...l, state: 'Waiting' }, g.states.waiting);
       m.states.set({ ...l, state: 'Zombie' }, g.states.zombie);
       m.states.set({ ...l, state: 'Other' }, g.states.other);
+      m.started.inc(l, g.processesStarted);
+      m.exited.inc(l, g.processesExited);
+      if (g.delays) for (const kind of DELAY_KINDS) m.delay.inc({ ...l, kind }, g.delays[kind]);
     }
   }
 

@@ -1,3 +1,5 @@
+import type { GroupAssignment } from '../config/attributes.js';
+import { DELAY_KINDS } from '../tracker/exit-credit.js';
 import { TICKS_PER_SECOND, type TrackerResult } from '../tracker/tracker.js';
 import type { ProcessDelta, ProcessUpdate } from '../tracker/updates.js';
 import type { CycleSnapshot, GroupSnapshot, ProcessMember, ThreadGroupSnapshot } from './snapshot.js';
@@ -39,6 +41,9 @@ export function newGroupSnapshot(key: string, name: string, labels: Readonly<Rec
     minorFaults: 0,
     voluntaryCtxSwitches: 0,
     nonvoluntaryCtxSwitches: 0,
+    processesStarted: 0,
+    processesExited: 0,
+    delays: undefined,
     threads,
     members: [],
   };
@@ -104,21 +109,40 @@ export class Grouper {
     return acc;
   }
 
+  private accum(key: string, group: GroupAssignment): GroupAccum {
+    let acc = this.groups.get(key) ?? this.inherit(key);
+    if (!acc) {
+      const threads = new Map<string, ThreadAccum>();
+      acc = { snapshot: newGroupSnapshot(key, group.name, group.labels, threads), threads };
+      resetGauges(acc.snapshot, this.opts.gatherSmaps);
+      this.groups.set(key, acc);
+    }
+    return acc;
+  }
+
   apply(result: TrackerResult, durationSeconds: number, scrapeErrors: number): CycleSnapshot {
     const { cycle } = result;
     for (const g of this.groups.values()) resetGauges(g.snapshot, this.opts.gatherSmaps);
     let creditedThisCycle = 0;
     for (const u of result.updates) {
-      let acc = this.groups.get(u.groupKey) ?? this.inherit(u.groupKey);
-      if (!acc) {
-        const threads = new Map<string, ThreadAccum>();
-        acc = { snapshot: newGroupSnapshot(u.groupKey, u.group.name, u.group.labels, threads), threads };
-        resetGauges(acc.snapshot, this.opts.gatherSmaps);
-        this.groups.set(u.groupKey, acc);
-      }
+      const acc = this.accum(u.groupKey, u.group);
       creditedThisCycle += u.delta.cpuUser + u.delta.cpuSystem;
       addProcess(acc.snapshot, u);
       for (const t of u.threads) addThread(acc.threads, t, cycle);
+    }
+    for (const e of result.exits) {
+      const acc = this.accum(e.groupKey, e.group);
+      const g = acc.snapshot;
+      creditedThisCycle += e.delta.cpuUser + e.delta.cpuSystem;
+      addDelta(g, e.delta);
+      g.processesStarted += e.started;
+      g.processesExited += e.exited;
+      if (e.delays) {
+        const d = (g.delays ??= { cpu: 0, blkio: 0, swapin: 0, reclaim: 0 });
+        for (const k of DELAY_KINDS) d[k] += e.delays[k];
+      }
+      // exited tasks count under their own name, as no live thread
+      if (e.threadName !== '') addThread(acc.threads, { name: e.threadName, alive: 0, ...e.delta }, cycle);
     }
     this.creditedCpu += creditedThisCycle;
     for (const [key, acc] of this.groups) {

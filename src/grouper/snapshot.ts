@@ -1,3 +1,5 @@
+import type { TaskDelays } from '../tracker/exit-credit.js';
+
 /**
  * What one collection cycle produces: per-group accumulators (monotonic counters, current gauges)
  * and the live member processes, which the PSI and perf collectors attach to.
@@ -70,6 +72,11 @@ export interface GroupSnapshot {
   minorFaults: number;
   voluntaryCtxSwitches: number;
   nonvoluntaryCtxSwitches: number;
+  /** processes that started (after the first cycle) and exited, counted by walks and exit records */
+  processesStarted: number;
+  processesExited: number;
+  /** delay accounting of the group's exited tasks, seconds; undefined until a record carries it */
+  delays: TaskDelays | undefined;
   /** by thread name; empty when threads are off */
   threads: ReadonlyMap<string, ThreadGroupSnapshot>;
   members: readonly ProcessMember[];

@@ -10,8 +10,9 @@ import { emptyPidStat, type PidStat, readPidStat } from '../procfs/pid-stat.js';
 import { type PidStatus, readPidStatus } from '../procfs/pid-status.js';
 import { GONE, ProcReader } from '../host/proc-reader.js';
 import { type ProcStat, readProcStat } from '../procfs/proc-stat.js';
+import { type ExitCredit, type ExitRecord, type ExitWorld, ExitAccounting, START_SLACK_SECONDS, type TrackedView } from './exit-credit.js';
 import { LazyProcessAttributes, type AttributeSources } from '../host/process-attributes.js';
-import { type ProcessUpdate, type ThreadUpdate, zeroDelta, zeroThreadUpdate } from './updates.js';
+import { type ProcessDelta, type ProcessUpdate, type ThreadUpdate, zeroDelta, zeroThreadUpdate } from './updates.js';
 
 /** USER_HZ: the unit of /proc tick counts, fixed at 100 for user space on every Linux arch. */
 export const TICKS_PER_SECOND = 100;
@@ -31,6 +32,14 @@ export interface TrackerOptions {
   recheck: boolean;
   pageSize: number;
   resolveContainer?: (cgroupPath: string) => ContainerIdentity | undefined;
+  /** taskstats exit records: exited tasks are credited exactly, cutime only for records lost */
+  exitRecords?: ExitRecordSource;
+}
+
+/** Where exit records come from (the taskstats exit listener). */
+export interface ExitRecordSource {
+  /** every record received since the last call; called once per cycle, after the walk's listing */
+  drain(): readonly ExitRecord[];
 }
 
 export interface TrackerErrors {
@@ -44,6 +53,8 @@ export interface TrackerResult {
   updates: ProcessUpdate[];
   host: ProcStat;
   errors: TrackerErrors;
+  /** exited tasks' credits and process starts/exits, per group */
+  exits: ExitCredit[];
 }
 
 /**
@@ -115,6 +126,14 @@ interface ProcState {
   threadCarrySystem: number;
   /** threads read last cycle (a plain array: a Map per process costs ~1 KB at 20 threads) */
   threads: ThreadState[];
+  /** unix seconds */
+  startSeconds: number;
+  /** its exit record was credited (cycle): no more credit; undefined while alive */
+  closedAt: number | undefined;
+  /** final own counters from its record, not yet taken as last seen (a live zombie until refresh) */
+  final: ProcessDelta | undefined;
+  /** its start and exit are counted by the walks (not when an exit record already counted them) */
+  churn: boolean;
   /** cycle whose files (status, io, fd, threads) were read; set in the stat pass for known identities */
   filesRead: number;
   /** CPU of the live threads read this cycle (seconds) and how many, for the residual entry */
@@ -145,6 +164,8 @@ export class Tracker {
   /** untracked identities: pid -> starttime; they cost one stat read per cycle */
   private ignored = new Map<number, number>();
   private cycle = 0;
+  /** boot time of this cycle's /proc/stat, unix seconds */
+  private bootTime = 0;
   private readonly userNames: UserNames;
   private lastYield = 0;
   private errors: TrackerErrors = { procReadErrors: 0, partialErrors: 0, byCause: new Map() };
@@ -152,6 +173,9 @@ export class Tracker {
   private readonly threadStat = emptyPidStat();
   private readonly procStat = emptyPidStat();
   private readonly childCredit = zeroChild();
+  private readonly exitAccounting = new ExitAccounting();
+  /** processes credited whole from their records while no walk saw them: pid -> start seconds */
+  private creditedUnseen = new Map<number, number>();
 
   constructor(opts: TrackerOptions) {
     this.opts = opts;
@@ -172,6 +196,7 @@ export class Tracker {
     this.errors = { procReadErrors: 0, partialErrors: 0, byCause: new Map() };
     this.lastYield = performance.now();
     const host = readProcStat(this.reader);
+    this.bootTime = host.bootTime;
     const src: AttributeSources = {
       reader: this.reader,
       userNames: this.userNames,
@@ -214,8 +239,10 @@ export class Tracker {
     for (const st of this.procs.values()) {
       if (st.seen !== cycle) vanished.push(st);
     }
+    const exits = this.opts.exitRecords ? this.creditExits(this.opts.exitRecords.drain(), vanished, cycle) : [];
     for (const v of vanished) {
       if (this.procs.get(v.pid) === v) this.procs.delete(v.pid);
+      if (v.churn && cycle > 1) exits.push(churnEntry(v, 0, 1));
     }
     if (this.opts.children) this.attributeVanished(vanished, cycle);
 
@@ -224,8 +251,65 @@ export class Tracker {
     for (const st of this.procs.values()) {
       if (this.shouldYield()) await yieldToEventLoop();
       updates.push(this.refresh(st, cycle));
+      if (st.firstCycle === cycle && cycle > 1 && st.churn) exits.push(churnEntry(st, 1, 0));
     }
-    return { cycle, updates, host, errors: this.errors };
+    return { cycle, updates, host, errors: this.errors, exits };
+  }
+
+  /**
+   * Exit records of this cycle (drained after the listing) -> credits. Tracked processes closed by
+   * their record take their final counters as last seen, so that a zombie's later reads and its
+   * parent's cutime growth credit nothing more.
+   */
+  private creditExits(records: readonly ExitRecord[], vanished: readonly ProcState[], cycle: number): ExitCredit[] {
+    const gone = new Map<number, ProcState>();
+    for (const v of vanished) gone.set(v.pid, v);
+    const stateOf = (pid: number): ProcState | undefined => {
+      const st = this.procs.get(pid);
+      return st && st.seen === cycle ? st : (gone.get(pid) ?? st);
+    };
+    const world: ExitWorld = {
+      tracked: (pid) => {
+        const st = stateOf(pid);
+        return st ? trackedView(st, cycle) : undefined;
+      },
+      liveStart: (pid) => {
+        const st = this.procs.get(pid);
+        if (st?.seen === cycle) return st.startSeconds;
+        const ticks = this.ignored.get(pid);
+        return ticks === undefined ? undefined : this.bootTime + ticks / TICKS_PER_SECOND;
+      },
+      match: (p) => this.opts.matcher.match(p),
+      groupKey: (g) => this.groupKey(g),
+      userName: (uid) => this.userNames.name(uid),
+      children: this.opts.children,
+      subtractChild: (pid, c) => {
+        const st = this.procs.get(pid);
+        if (!st || st.seen !== cycle) return;
+        st.childVanished.user += c.cpuUser * TICKS_PER_SECOND;
+        st.childVanished.system += c.cpuSystem * TICKS_PER_SECOND;
+        st.childVanished.minflt += c.minorFaults;
+        st.childVanished.majflt += c.majorFaults;
+      },
+    };
+    const result = this.exitAccounting.credit(records, world);
+    for (const { pid, final } of result.closed) {
+      const st = stateOf(pid);
+      if (!st) continue;
+      st.closedAt = cycle;
+      st.final = final;
+      if (st.seen !== cycle) takeFinal(st); // vanished: no refresh will run for it
+    }
+    // a process credited from its records may still be listed as a zombie: remember it while it is
+    const unseen = new Map<number, number>();
+    for (const [pid, start] of this.creditedUnseen) {
+      const ticks = this.ignored.get(pid);
+      const st = this.procs.get(pid);
+      if ((st?.seen === cycle && st.startSeconds === start) || (ticks !== undefined && this.bootTime + ticks / TICKS_PER_SECOND === start)) unseen.set(pid, start);
+    }
+    for (const [pid, start] of result.creditedUnseen) unseen.set(pid, start);
+    this.creditedUnseen = unseen;
+    return result.credits;
   }
 
   private shouldYield(): boolean {
@@ -350,6 +434,10 @@ export class Tracker {
     const st: ProcState = {
       pid: stat.pid,
       startTime: stat.startTime,
+      startSeconds: attrs.startTimeSeconds,
+      closedAt: undefined,
+      final: undefined,
+      churn: true,
       statPath: `${dir}/stat`,
       statusPath: `${dir}/status`,
       ioPath: `${dir}/io`,
@@ -405,6 +493,13 @@ export class Tracker {
         threads: [],
       },
     };
+    const credited = this.creditedUnseen.get(stat.pid);
+    if (credited !== undefined && Math.abs(credited - st.startSeconds) <= START_SLACK_SECONDS) {
+      // a zombie whose record already credited it whole, start and exit included
+      st.closedAt = cycle - 1;
+      st.churn = false;
+      this.creditedUnseen.set(stat.pid, st.startSeconds);
+    }
     this.procs.set(stat.pid, st);
     return st;
   }
@@ -446,7 +541,7 @@ export class Tracker {
     const u = st.update;
     const d = u.delta;
     const isNew = st.firstCycle === cycle;
-    const credit = !isNew || cycle > 1; // first cycle = baseline; later newcomers are credited fully
+    const credit = creditsIn(st, cycle);
 
     const status = this.partial('status', this.readStatus, st.statusPath);
     if (status) {
@@ -497,7 +592,7 @@ export class Tracker {
     const u = st.update;
     const d = u.delta;
     const isNew = st.firstCycle === cycle;
-    const credit = !isNew || cycle > 1; // first cycle = baseline; later newcomers are credited fully
+    const credit = creditsIn(st, cycle);
 
     let userTicks = 0;
     let systemTicks = 0;
@@ -505,12 +600,14 @@ export class Tracker {
     let majflt = 0;
     if (isNew) {
       if (credit) {
-        userTicks = stat.utime + stat.cutime;
-        systemTicks = stat.stime + stat.cstime;
-        minflt = stat.minflt + stat.cminflt;
-        majflt = stat.majflt + stat.cmajflt;
+        // with exit records, children reaped before we saw it were credited from their records
+        const children = this.opts.exitRecords ? 0 : 1;
+        userTicks = stat.utime + children * stat.cutime;
+        systemTicks = stat.stime + children * stat.cstime;
+        minflt = stat.minflt + children * stat.cminflt;
+        majflt = stat.majflt + children * stat.cmajflt;
       }
-    } else {
+    } else if (credit) {
       userTicks = Math.max(0, stat.utime - st.utime);
       systemTicks = Math.max(0, stat.stime - st.stime);
       minflt = Math.max(0, stat.minflt - st.minflt);
@@ -535,6 +632,7 @@ export class Tracker {
     st.majflt = stat.majflt;
     st.cminflt = stat.cminflt;
     st.cmajflt = stat.cmajflt;
+    if (st.final) takeFinal(st);
     if (this.opts.threads) this.creditThreadResidual(st);
     return u;
   }
@@ -715,6 +813,58 @@ export class Tracker {
       lastNonvol: 0,
     };
   }
+}
+
+/** First cycle = baseline; later newcomers are credited fully; a process closed by its exit record in an earlier cycle gets nothing more. */
+function creditsIn(st: ProcState, cycle: number): boolean {
+  if (st.closedAt !== undefined && st.closedAt < cycle) return false;
+  return st.firstCycle !== cycle || cycle > 1;
+}
+
+/** The exit accounting's view of a tracked process: its counters as far as this cycle credits them. */
+function trackedView(st: ProcState, cycle: number): TrackedView {
+  const { stat } = st;
+  // a newcomer's io and status are read after the exit accounting: its tail there is left to them
+  const filesKnown = st.seen !== cycle || st.filesRead === cycle;
+  const file = (v: number): number => (filesKnown ? v : Infinity);
+  return {
+    startSeconds: st.startSeconds,
+    ppid: st.ppid,
+    groupKey: st.groupKey,
+    group: st.group,
+    live: st.seen === cycle,
+    closed: st.closedAt !== undefined,
+    seen: {
+      cpuUser: stat.utime / TICKS_PER_SECOND,
+      cpuSystem: stat.stime / TICKS_PER_SECOND,
+      minorFaults: stat.minflt,
+      majorFaults: stat.majflt,
+      readBytes: file(st.readBytes),
+      writeBytes: file(st.writeBytes),
+      voluntaryCtxSwitches: file(st.vol),
+      nonvoluntaryCtxSwitches: file(st.nonvol),
+    },
+  };
+}
+
+/** Its record's final counters become its last seen values (what its parent's cutime holds of it). */
+function takeFinal(st: ProcState): void {
+  const f = st.final;
+  if (!f) return;
+  st.utime = Math.max(st.utime, f.cpuUser * TICKS_PER_SECOND);
+  st.stime = Math.max(st.stime, f.cpuSystem * TICKS_PER_SECOND);
+  st.minflt = Math.max(st.minflt, f.minorFaults);
+  st.majflt = Math.max(st.majflt, f.majorFaults);
+  st.readBytes = Math.max(st.readBytes, f.readBytes);
+  st.writeBytes = Math.max(st.writeBytes, f.writeBytes);
+  st.vol = Math.max(st.vol, f.voluntaryCtxSwitches);
+  st.nonvol = Math.max(st.nonvol, f.nonvoluntaryCtxSwitches);
+  st.final = undefined;
+}
+
+/** A process start or exit seen by the walks, counted for its group. */
+function churnEntry(st: ProcState, started: number, exited: number): ExitCredit {
+  return { groupKey: st.groupKey, group: st.group, threadName: '', delta: zeroDelta(), delays: undefined, started, exited };
 }
 
 function yieldToEventLoop(): Promise<void> {
