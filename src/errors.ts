@@ -22,7 +22,8 @@ export type ErrorCode =
   | 'REPORT_NO_DATA'
   | 'KUBECTL_FAILED'
   | 'MANIFEST_INVALID'
-  | 'WEB_CONFIG_INVALID';
+  | 'WEB_CONFIG_INVALID'
+  | 'PROCFS_UNUSABLE';
 
 export class ExporterError extends Error {
   readonly code: ErrorCode;

@@ -1,3 +1,4 @@
+import { checkProcfsRoot } from '../host/procfs-root.js';
 import { createLogger } from '../log.js';
 import { EXPORTER_FLAGS } from './exporter-flags.js';
 import { flagUsage } from './flags.js';
@@ -12,6 +13,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const log = createLogger({ level: flags.debug ? 'debug' : 'warn' });
+  checkProcfsRoot(flags.procfs);
   const pipeline = buildPipeline({ ...flags, 'collect.min-interval': 0 }, groupingSource(flags).load(), log);
   const delay = flags.$set.has('once-to-stdout-delay') ? flags['once-to-stdout-delay'] : 1000;
   process.stdout.write(await collectOnce(pipeline, baseRegistry().registry, delay));

@@ -1,6 +1,7 @@
 import { formatProblem, ConfigError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { version } from '../package-info.js';
+import { checkProcfsRoot, ProcfsRootError } from '../host/procfs-root.js';
 import { createApp, type Exposition } from '../server/app.js';
 import { type ExporterServer, listen } from '../server/listen.js';
 import { WebConfigError } from '../server/web-config.js';
@@ -38,6 +39,13 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const log = createLogger({ level: flags.debug ? 'debug' : 'info' });
+  try {
+    checkProcfsRoot(flags.procfs);
+  } catch (err) {
+    if (!(err instanceof ProcfsRootError)) throw err;
+    log.error('cannot use the procfs root', { err: err.message });
+    return 1;
+  }
   const grouping = groupingSource(flags);
   const base = baseRegistry();
   let pipeline: Pipeline;
