@@ -1,7 +1,6 @@
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import fg from 'fast-glob';
 import { ExporterError, ParseError, ProcReadError, errnoOf } from '../errors.js';
 import { parseContainerCgroup, type ContainerCgroup } from './container-id.js';
 import type { ContainerIdentity, ContainerRuntime } from './types.js';
@@ -319,11 +318,15 @@ export class ContainerNameResolver {
     this.stats.logDirListings++;
     let fileNames: string[];
     try {
-      // entries are symlinks whose targets may not resolve here (host paths): never follow them
-      fileNames = fg.sync('*.log', { cwd: this.logDir, onlyFiles: false, deep: 1, followSymbolicLinks: false });
+      // names only: entries are symlinks whose targets may not resolve here (host paths)
+      fileNames = readdirSync(this.logDir).filter((name) => name.endsWith('.log') && !name.startsWith('.'));
     } catch (err) {
-      this.onError(new ProcReadError(this.logDir, errnoOf(err), { cause: err }));
-      return;
+      // no log directory (not a kubelet node, or not mounted): nothing to name from, not an error
+      if (errnoOf(err) !== 'ENOENT') {
+        this.onError(new ProcReadError(this.logDir, errnoOf(err), { cause: err }));
+        return;
+      }
+      fileNames = [];
     }
     const index = new Map<string, LogEntry>();
     for (const fileName of fileNames) {

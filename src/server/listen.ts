@@ -15,7 +15,6 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createSecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls';
-import bcrypt from 'bcryptjs';
 import { errnoOf, type ConfigProblem } from '../errors.js';
 import type { Logger } from '../log.js';
 import { parseWebConfig, WebConfigError, type PemSource, type TlsSettings, type WebConfig } from './web-config.js';
@@ -246,12 +245,21 @@ const DUMMY_PASSWORD_HASH_COST = 10;
  * no password. bcrypt checks run one at a time (they cost ~0.2 s of CPU each); an unknown user is
  * checked against a dummy hash so response times do not tell which users exist.
  */
+type Bcrypt = typeof import('bcryptjs').default;
+let bcryptModule: Promise<Bcrypt> | undefined;
+
+/** bcryptjs is loaded on the first basic-auth check: an exporter without users never loads it. */
+function loadBcrypt(): Promise<Bcrypt> {
+  bcryptModule ??= import('bcryptjs').then((m) => m.default);
+  return bcryptModule;
+}
+
 export class BasicAuth {
   private readonly key = randomBytes(32);
   private readonly cache = new Map<string, boolean>();
   private queue: Promise<unknown> = Promise.resolve();
   private pending = 0;
-  private readonly dummyHash = bcrypt.hashSync(randomBytes(16).toString('hex'), DUMMY_PASSWORD_HASH_COST);
+  private dummyHash: Promise<string> | undefined;
 
   private readonly maxCached: number;
   private readonly maxPending: number;
@@ -260,7 +268,13 @@ export class BasicAuth {
   constructor(opts: { maxCached?: number; maxPending?: number; compare?: (password: string, hash: string) => Promise<boolean> } = {}) {
     this.maxCached = opts.maxCached ?? 256;
     this.maxPending = opts.maxPending ?? DEFAULT_LIMITS.maxPendingAuth;
-    this.compare = opts.compare ?? ((password, hash) => bcrypt.compare(password, hash));
+    this.compare = opts.compare ?? (async (password, hash) => (await loadBcrypt()).compare(password, hash));
+  }
+
+  /** made on the first check, so an exporter without users neither loads bcrypt nor spends a hash */
+  private dummy(): Promise<string> {
+    this.dummyHash ??= loadBcrypt().then((b) => b.hash(randomBytes(16).toString('hex'), DUMMY_PASSWORD_HASH_COST));
+    return this.dummyHash;
   }
 
   /** true: allowed; false: refused; 'busy': too many uncached checks waiting */
@@ -274,7 +288,9 @@ export class BasicAuth {
       if (timingSafeEqual(createHash('sha256').update(name).digest(), wanted)) hash = h;
     }
     const known = hash !== undefined;
-    const against = hash ?? this.dummyHash;
+    // awaited for known users too: response times do not tell which users exist
+    const dummy = await this.dummy();
+    const against = hash ?? dummy;
     const id = createHmac('sha256', this.key).update(creds.user).update('\0').update(against).update('\0').update(creds.password).digest('base64');
     const cached = this.lookup(id);
     if (cached !== undefined) return cached && known;

@@ -58,9 +58,11 @@ function logTail(): string {
 
 /**
  * Burns `TARGET` of a core, steadily: it spins until its own CPU time reaches TARGET x elapsed
- * time, then sleeps 5 ms. Run as a node symlinked under the group's name, so comm is the name.
+ * time, then sleeps 5 ms. Run as a node symlinked under the group's name, so comm is the name; the
+ * title sets it again because Node 24 renames its main thread (hence the process's comm) MainThread.
  */
 const WORKLOAD = `
+process.title = ${JSON.stringify(group)};
 const start = process.hrtime.bigint();
 const cpu0 = process.cpuUsage();
 const used = () => { const u = process.cpuUsage(cpu0); return (u.user + u.system) / 1e6; };

@@ -64,10 +64,10 @@ test('the entry point is the compiled CLI, and the default command is serve', ()
   assert.equal(tsconfig.compilerOptions.outDir, 'dist');
   assert.equal(tsconfig.compilerOptions.rootDir, '.');
   assert.ok(existsSync(path.join(root, 'src/cli/main.ts')));
-  const entry = JSON.parse(dockerfile.find((i) => i.op === 'ENTRYPOINT' && i.stage === lastStage)?.args ?? '[]');
-  assert.equal(entry[1], '/app/dist/src/cli/main.js');
+  const entry: string[] = JSON.parse(dockerfile.find((i) => i.op === 'ENTRYPOINT' && i.stage === lastStage)?.args ?? '[]');
+  assert.equal(entry.at(-1), '/app/dist/src/cli/main.js');
   const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
-  assert.equal(`/app/${pkg.bin['procgroup-exporter']}`, entry[1]);
+  assert.equal(`/app/${pkg.bin['procgroup-exporter']}`, entry.at(-1));
   assert.deepEqual(JSON.parse(dockerfile.find((i) => i.op === 'CMD' && i.stage === lastStage)?.args ?? '[]'), ['serve']);
 });
 
@@ -77,4 +77,25 @@ test('the image runs as a non-root user by default, and exposes 9256', () => {
   assert.match(uid ?? '', /^\d+$/, 'numeric, so runAsNonRoot can verify it');
   assert.notEqual(Number(uid), 0);
   assert.ok(dockerfile.some((i) => i.op === 'EXPOSE' && i.stage === lastStage && i.args === '9256'));
+});
+
+test('the image and an installed bin run Node with the same V8 flags', () => {
+  const entry: string[] = JSON.parse(dockerfile.find((i) => i.op === 'ENTRYPOINT' && i.stage === lastStage)?.args ?? '[]');
+  const shebang = readFileSync(path.join(root, 'src/cli/main.ts'), 'utf8').split('\n')[0] ?? '';
+  assert.match(shebang, /^#!\/usr\/bin\/env -S node( --[a-z-]+=\S+)*$/);
+  const flags = shebang.split(' ').slice(3);
+  assert.ok(flags.some((f) => f.startsWith('--max-semi-space-size=')), 'the young generation is capped');
+  assert.deepEqual(entry.slice(1, -1), flags);
+});
+
+test('the image ships the Node major CI runs the e2e tests on, and package.json supports it', () => {
+  const ci = readFileSync(path.join(root, '.ci/run'), 'utf8');
+  const major = /^NODE_LTS_MAJOR=(\d+)$/m.exec(ci)?.[1];
+  assert.ok(major, '.ci/run names the LTS major');
+  const froms = dockerfile.filter((i) => i.op === 'FROM').map((i) => i.args);
+  assert.match(froms[0] ?? '', new RegExp(`^node:${major}-`), 'build stage');
+  assert.match(froms.at(-1) ?? '', new RegExp(`^gcr\\.io/distroless/nodejs${major}-debian\\d+:nonroot$`), 'runtime stage');
+  const engines: string = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).engines.node;
+  assert.ok(engines.split('||').some((r) => r.trim().startsWith(`^${major}.`)), `engines ${engines} covers Node ${major}`);
+  assert.ok(engines.split('||').some((r) => r.trim().startsWith(`^${process.versions.node.split('.')[0]}.`)), `engines ${engines} covers the Node running the tests`);
 });
