@@ -22,6 +22,8 @@ import { type PidLimits, readPidLimits } from '../procfs/pid-limits.js';
 import { type PidSmapsRollup, readPidSmapsRollup } from '../procfs/pid-smaps-rollup.js';
 import { type PidStat, readPidStat } from '../procfs/pid-stat.js';
 import { type ProcStat, readProcStat } from '../procfs/proc-stat.js';
+import { readPidWchan } from '../procfs/pid-wchan.js';
+import { readUptime } from '../procfs/uptime.js';
 import { ALL_COUNTERS, type CounterSource, type TaskCounters, type TaskRef } from './counter-source.js';
 import { LazyProcessAttributes, type AttributeSources } from './process-attributes.js';
 import { ProcfsCounterSource } from './procfs-counters.js';
@@ -48,6 +50,7 @@ export interface HostOptions {
 /** The files of one process, paths built once per identity. */
 export interface ProcessRef extends TaskRef {
   readonly statPath: string;
+  readonly wchanPath: string;
   readonly fdPath: string;
   readonly taskDir: string;
 }
@@ -56,6 +59,7 @@ export interface ProcessRef extends TaskRef {
 export class ThreadRef implements TaskRef {
   private status: string | undefined;
   private io: string | undefined;
+  private wchan: string | undefined;
   constructor(
     readonly pid: number,
     readonly tid: number,
@@ -74,6 +78,11 @@ export class ThreadRef implements TaskRef {
   get ioPath(): string {
     this.io ??= `${this.dir}/io`;
     return this.io;
+  }
+
+  get wchanPath(): string {
+    this.wchan ??= `${this.dir}/wchan`;
+    return this.wchan;
   }
 }
 
@@ -141,7 +150,7 @@ export class Host {
 
   process(pid: number): ProcessRef {
     const dir = `${this.procfsRoot}/${pid}`;
-    return { pid, tid: pid, dir, statPath: `${dir}/stat`, statusPath: `${dir}/status`, ioPath: `${dir}/io`, fdPath: `${dir}/fd`, taskDir: `${dir}/task` };
+    return { pid, tid: pid, dir, statPath: `${dir}/stat`, statusPath: `${dir}/status`, ioPath: `${dir}/io`, wchanPath: `${dir}/wchan`, fdPath: `${dir}/fd`, taskDir: `${dir}/task` };
   }
 
   thread(pid: number, tid: number): ThreadRef {
@@ -167,6 +176,31 @@ export class Host {
     const rest = want & ~(primary?.covers ?? 0) & ALL_COUNTERS;
     if (rest !== 0) filled |= this.procfsCounters.read(task, rest, into, this.partialFailure);
     return filled;
+  }
+
+  /** The kernel function a process or thread waits in ("" for none); undefined when gone or unreadable (counted). */
+  readWchan(task: ProcessRef | ThreadRef): string | undefined {
+    try {
+      return readPidWchan(this.reader, task.wchanPath);
+    } catch (err) {
+      this.partialFailure(task.tid === task.pid ? 'wchan' : 'task_wchan', err);
+      return undefined;
+    }
+  }
+
+  /**
+   * Now, as clock ticks since boot: the clock and unit of a task's starttime, so "started after
+   * this moment" is one comparison. From <procfs>/uptime; a copied tree without it falls back to
+   * the wall clock minus its btime.
+   */
+  ticksSinceBoot(host: ProcStat): number {
+    let seconds: number | undefined;
+    try {
+      seconds = readUptime(this.reader);
+    } catch (err) {
+      this.partialFailure('uptime', err);
+    }
+    return Math.floor((seconds ?? Date.now() / 1000 - host.bootTime) * TICKS_PER_SECOND);
   }
 
   /** open fds, -1 when unknown */

@@ -7,6 +7,7 @@ import { parsePidIo } from '../../../src/procfs/pid-io.js';
 import { parsePidLimits } from '../../../src/procfs/pid-limits.js';
 import { parsePidSmapsRollup } from '../../../src/procfs/pid-smaps-rollup.js';
 import { parseProcStat } from '../../../src/procfs/proc-stat.js';
+import { parseUptime } from '../../../src/procfs/uptime.js';
 import { ParseError } from '../../../src/errors.js';
 import { fixtureBytes } from '../../helpers/fixtures.js';
 
@@ -63,4 +64,12 @@ test('passwd: first entry per uid wins, comments and junk skipped', () => {
 test('page size from smaps', () => {
   assert.equal(parseKernelPageSize('7f00-7f01 r--p 0 0:0 0 /x\nSize: 4 kB\nKernelPageSize:        4 kB\n'), 4096);
   assert.equal(parseKernelPageSize('nothing'), undefined);
+});
+
+test('uptime: seconds since boot, the first of two numbers', () => {
+  const buf = fixtureBytes('proc/uptime');
+  assert.equal(parseUptime(buf, buf.length), 350735.47);
+  const b = Buffer.from('12 3\n');
+  assert.equal(parseUptime(b, b.length), 12);
+  for (const bad of ['', 'x 1\n', '-1 2\n', '1e5 0\n']) assert.throws(() => parseUptime(Buffer.from(bad), bad.length), ParseError, bad);
 });

@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { test } from 'node:test';
+import { Host } from '../../../src/host/host.js';
+import { copyProc } from '../../helpers/proc-copy.js';
+import { namedWorkload, sleep } from '../../helpers/workload.js';
+
+const startTicks = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[19]);
+
+test('ticksSinceBoot is the clock of starttime: a process started between two readings lies between them', async () => {
+  const host = new Host({ procfsRoot: '/proc', containerNames: false });
+  const stat = host.beginCycle();
+  const before = host.ticksSinceBoot(stat);
+  await sleep(30);
+  const child = spawn('sleep', ['5'], { stdio: 'ignore' });
+  try {
+    await sleep(30);
+    const after = host.ticksSinceBoot(stat);
+    const started = startTicks(child.pid as number);
+    assert.ok(before <= started && started <= after, `${before} <= ${started} <= ${after}`);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+test('ticksSinceBoot of a copied tree without uptime: wall clock minus its btime', () => {
+  const root = copyProc([]);
+  try {
+    const host = new Host({ procfsRoot: root, containerNames: false });
+    const stat = host.beginCycle();
+    const expected = (Date.now() / 1000 - stat.bootTime) * 100;
+    assert.ok(Math.abs(host.ticksSinceBoot(stat) - expected) < 200, `${host.ticksSinceBoot(stat)} vs ${expected}`);
+    assert.equal(host.errors.partial, 0, 'a missing uptime is no error');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('readWchan of a process and of its threads; undefined once gone', async () => {
+  const host = new Host({ procfsRoot: '/proc', containerNames: false });
+  host.beginCycle();
+  const child = spawn(namedWorkload('wchan-threads'), ['threads', '3'], { stdio: 'ignore' });
+  const pid = child.pid as number;
+  try {
+    await sleep(300);
+    const p = host.process(pid);
+    // all three pause(): each sleeps in the same kernel function, whatever this kernel names it
+    const own = host.readWchan(p);
+    assert.match(own ?? '', /^[A-Za-z_][\w.]*$/);
+    const tids = host.listThreads(p) ?? [];
+    assert.equal(tids.length, 3);
+    for (const tid of tids) assert.equal(host.readWchan(host.thread(pid, tid)), own, `thread ${tid}`);
+  } finally {
+    child.kill('SIGKILL');
+  }
+  await new Promise((resolve) => child.once('exit', resolve));
+  assert.equal(host.readWchan(host.process(pid)), undefined);
+  assert.equal(host.errors.partial, 0);
+});
