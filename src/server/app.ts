@@ -29,7 +29,7 @@ export interface AppOptions {
   writeTimeoutMs?: number;
   /** JSON for /psi; absent, or returning undefined, while the PSI collector is off */
   psi?: () => unknown;
-  /** POST /-/reload; resolves with an error message when the new config was rejected */
+  /** POST /-/reload (absent: 403, -web.enable-lifecycle is off); resolves with an error message when the new config was rejected */
   reload?: () => Promise<string | undefined>;
   log: Logger;
   version: string;
@@ -171,16 +171,20 @@ export function createApp(opts: AppOptions): Koa {
     ctx.body = report;
   });
 
-  if (opts.reload) {
-    const reload = opts.reload;
-    router.post('/-/reload', async (ctx) => {
-      const error = await reload();
-      ctx.status = error === undefined ? 200 : 400;
+  router.post('/-/reload', async (ctx) => {
+    if (!opts.reload) {
+      // as Prometheus: reloading over HTTP is opt-in (-web.enable-lifecycle); SIGHUP always works
+      ctx.status = 403;
       ctx.type = 'text/plain';
-      // the problems (which quote config values) go to the log, not to whoever can reach this port
-      ctx.body = error === undefined ? 'config reloaded\n' : 'config rejected, keeping the last good one; the exporter log names the file, line and field\n';
-    });
-  }
+      ctx.body = 'Lifecycle API is not enabled.\n';
+      return;
+    }
+    const error = await opts.reload();
+    ctx.status = error === undefined ? 200 : 400;
+    ctx.type = 'text/plain';
+    // the problems (which quote config values) go to the log, not to whoever can reach this port
+    ctx.body = error === undefined ? 'config reloaded\n' : 'config rejected, keeping the last good one; the exporter log names the file, line and field\n';
+  });
 
   router.get('/', (ctx) => {
     ctx.type = 'text/html';
