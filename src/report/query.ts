@@ -27,8 +27,8 @@ export interface SourceSpec {
   rawCounter: string;
   /** the rule's expression with the given label matchers on the raw counter */
   rawExpr(matchers: string): string;
-  /** label matchers leaving out what the report excludes */
-  matchers(ex: Exclusions): string;
+  /** label matchers leaving out what the report excludes; several: series matching any of them */
+  matchers(ex: Exclusions): readonly string[];
   /** which labels identify a row */
   rowKey(labels: Readonly<Record<string, string>>): RowIdentity;
 }
@@ -44,15 +44,21 @@ export function promString(s: string): string {
   return JSON.stringify(s);
 }
 
-/** Group the pods fold into under the classic PPID == 1 config; pods are reported from their own metric. */
-export const CONTAINER_MONITOR_GROUP = 'conmon';
+/**
+ * Host (non-pod) process groups, the same split as the recording rules in rules/: a group labelled
+ * `class` is a host group when the class is `host` (config/examples/openshift-containers.yaml:
+ * host | infra | workload); a group without a class label (config/default.yaml, process-exporter,
+ * which cannot label groups) is one unless it is a runtime's per-container monitor, the group every
+ * pod folds into under the classic PPID == 1 config. Pods are reported from their own metric.
+ */
+export const HOST_GROUP_MATCHERS: readonly string[] = ['class="host"', 'class="",groupname!~"conmon.*|containerd-shim.*"'];
 
 export const GROUPS: SourceSpec = {
   source: 'groups',
   rule: 'namedprocess_namegroup_cpu_rate',
   rawCounter: 'namedprocess_namegroup_cpu_seconds_total',
   rawExpr: (m) => `sum without(mode) (irate(namedprocess_namegroup_cpu_seconds_total{${m}}[30s]))`,
-  matchers: (ex) => `groupname!=${promString(CONTAINER_MONITOR_GROUP)},groupname!~${promString(ex.exporterName)}`,
+  matchers: (ex) => HOST_GROUP_MATCHERS.map((m) => `${m},groupname!~${promString(ex.exporterName)}`),
   rowKey: (l) => ({ name: l['groupname'] ?? '', instance: l['instance'] ?? '' }),
 };
 
@@ -61,8 +67,7 @@ export const PODS: SourceSpec = {
   rule: 'pod:container_cpu_usage:sum',
   rawCounter: 'container_cpu_usage_seconds_total',
   rawExpr: (m) => `sum by (namespace, pod) (rate(container_cpu_usage_seconds_total{container!="",pod!="",${m}}[5m]))`,
-  matchers: (ex) =>
-    [`pod!~${promString(ex.exporterName)}`, ...ex.skipNamespaces.map((ns) => `namespace!=${promString(ns)}`)].join(','),
+  matchers: (ex) => [[`pod!~${promString(ex.exporterName)}`, ...ex.skipNamespaces.map((ns) => `namespace!=${promString(ns)}`)].join(',')],
   rowKey: (l) => ({ name: l['pod'] ?? '', namespace: l['namespace'] ?? '' }),
 };
 
@@ -80,8 +85,11 @@ export function probeQuery(spec: SourceSpec, basis: Basis, range: string): strin
 
 /** The per-second CPU rate series of the source, exclusions applied. */
 export function seriesExpr(spec: SourceSpec, basis: Basis, ex: Exclusions): string {
-  const m = spec.matchers(ex);
-  return basis === 'rule' ? `${spec.rule}{${m}}` : spec.rawExpr(m);
+  // the alternatives select disjoint series (they differ in a label value): `or` is their union
+  return spec
+    .matchers(ex)
+    .map((m) => (basis === 'rule' ? `${spec.rule}{${m}}` : spec.rawExpr(m)))
+    .join(' or ');
 }
 
 /** The range and evaluation step of the over_time subqueries. */

@@ -75,11 +75,14 @@ function family(name: string, type: 'counter' | 'gauge', series: Series[]): stri
   return lines.join('\n');
 }
 
+// groups named <namespace>/<pod>/<container> come from config/examples/openshift-containers.yaml,
+// which labels every group with a class (host | infra | workload): these are pods, not host groups
 const exporterJob = (groupname: string, instance: string) => ({
   groupname,
   instance,
   job: 'procgroup-exporter',
   namespace: 'procgroup-exporter',
+  ...(groupname.includes('/') ? { class: groupname.startsWith('openshift-') ? 'infra' : 'workload' } : {}),
 });
 
 /** Hour 2 groups: raw counters, user and system mode each carrying half the rate. */
@@ -89,6 +92,8 @@ const HOUR2_GROUP_RATES: Array<[string, string, (segment: number) => number]> = 
   ['systemd', 'node-b:9256', phases(360, 0.125, 2)],
   ['conmon', 'node-a:9256', constant(3)],
   ['procgroup-exporter', 'node-a:9256', constant(0.25)],
+  ['app/web-1/web', 'node-c:9256', constant(0.5)],
+  ['openshift-etcd/etcd-master-0/etcd', 'node-c:9256', constant(1)],
 ];
 /** Hour 3 groups: recorded series namedprocess_namegroup_cpu_rate. */
 const HOUR3_GROUP_RATES: Array<[string, string, (k: number) => number]> = [
@@ -97,6 +102,8 @@ const HOUR3_GROUP_RATES: Array<[string, string, (k: number) => number]> = [
   ['systemd', 'node-b:9256', phases(600, 0.375, 0.625)],
   ['conmon', 'node-a:9256', constant(3)],
   ['procgroup-exporter', 'node-a:9256', constant(0.25)],
+  ['app/web-1/web', 'node-c:9256', constant(0.5)],
+  ['openshift-etcd/etcd-master-0/etcd', 'node-c:9256', constant(1)],
 ];
 /** Hour 2 pods: recorded series pod:container_cpu_usage:sum. */
 const HOUR2_POD_RATES: Array<[string, string, (k: number) => number]> = [
@@ -166,7 +173,8 @@ const H2_GROUPS = {
   kubelet: group('kubelet', 'node-a:9256', 1, 0.5, 1.5),
   crio: group('crio', 'node-a:9256', 0.75, 0.75, 0.75),
 };
-// sum per step: 0.5+0.75+0.125 = 1.375, then 1.5+0.75+2 = 4.25 (conmon and the exporter left out)
+// sum per step: 0.5+0.75+0.125 = 1.375, then 1.5+0.75+2 = 4.25 (conmon, the container groups and
+// the exporter left out)
 const H2_GROUPS_TOTAL = total('groups', 2.8125, 1.375, 4.25);
 const H2_PODS = {
   apiserver: pod('openshift-apiserver', 'apiserver-abc', 1.25, 1.25, 1.25),
@@ -348,6 +356,7 @@ describe('report against a real Prometheus', { skip: missing }, () => {
     assert.ok(rows.some((row) => row.kind === 'group' && row.name === 'procgroup-exporter'));
     assert.ok(rows.some((row) => row.kind === 'pod' && row.name === 'procgroup-exporter-x7k2p'));
     assert.ok(!rows.some((row) => row.name === 'conmon'), 'conmon stays out');
+    assert.ok(!rows.some((row) => row.name.includes('/')), 'container groups (class infra/workload) stay out: pods are counted once');
   });
 
   test('--range 30m covers only the second half of hour 2', async () => {

@@ -43,7 +43,10 @@ const mutations: [string, string, string][] = [
   ['irate window', 'irate(namedprocess_namegroup_cpu_seconds_total[30s])', 'irate(namedprocess_namegroup_cpu_seconds_total[10s])'],
   ['thread labels kept', 'sum without(mode) (irate(namedprocess_namegroup_thread_cpu_seconds_total[30s]))', 'sum without(mode, threadname) (irate(namedprocess_namegroup_thread_cpu_seconds_total[30s]))'],
   ['5m rate', 'sum without(mode) (rate(namedprocess_namegroup_cpu_seconds_total[5m]))', 'sum without(mode) (irate(namedprocess_namegroup_cpu_seconds_total[5m]))'],
-  ['non-pod filter', 'groupname!~"conmon.*|containerd-shim.*"', 'groupname!~"conmon.*"'],
+  ['non-pod filter', 'class="",groupname!~"conmon.*|containerd-shim.*"', 'class="",groupname!~"conmon.*"'],
+  ['pods by class', 'namedprocess_namegroup_cpu_rate5m{class!="",class!="host"}', 'namedprocess_namegroup_cpu_rate5m{class="pod"}'],
+  ['host by class', 'namedprocess_namegroup_cpu_rate5m{class="host"}', 'namedprocess_namegroup_cpu_rate5m{groupname!~"conmon.*|containerd-shim.*"}'],
+  ['pods by name without class', 'namedprocess_namegroup_cpu_rate5m{class="",groupname=~"conmon.*|containerd-shim.*"}', 'namedprocess_namegroup_cpu_rate5m{groupname=~"conmon.*|containerd-shim.*"}'],
   ['pod CPU 0 when no pods', '          or\n          0 * instance:namedprocess_cpu:rate5m\n', '\n'],
   ['class split', 'sum by (job, instance, class)', 'sum by (job, instance)'],
 ];

@@ -4,10 +4,11 @@ import { GROUPS, PODS, probeQuery, promString, rowsQuery, seriesExpr, totalQuery
 
 const ex = { exporterName: 'procgroup-exporter.*', skipNamespaces: ['perf-test', 'openshift-etcd'] };
 
-test('groups leave out conmon and the exporter group; pods the exporter pod (real pod label) and skipped namespaces', () => {
+test('groups: host groups only (class="host", or no class and not a pod-monitor group), without the exporter group; pods without the exporter pod (real pod label) and skipped namespaces', () => {
   assert.equal(
     seriesExpr(GROUPS, 'rule', ex),
-    'namedprocess_namegroup_cpu_rate{groupname!="conmon",groupname!~"procgroup-exporter.*"}',
+    'namedprocess_namegroup_cpu_rate{class="host",groupname!~"procgroup-exporter.*"} or ' +
+      'namedprocess_namegroup_cpu_rate{class="",groupname!~"conmon.*|containerd-shim.*",groupname!~"procgroup-exporter.*"}',
   );
   assert.equal(
     seriesExpr(PODS, 'rule', ex),
@@ -18,7 +19,8 @@ test('groups leave out conmon and the exporter group; pods the exporter pod (rea
 test('raw expressions are the recording rules with the exclusions on the counter', () => {
   assert.equal(
     seriesExpr(GROUPS, 'raw', ex),
-    'sum without(mode) (irate(namedprocess_namegroup_cpu_seconds_total{groupname!="conmon",groupname!~"procgroup-exporter.*"}[30s]))',
+    'sum without(mode) (irate(namedprocess_namegroup_cpu_seconds_total{class="host",groupname!~"procgroup-exporter.*"}[30s])) or ' +
+      'sum without(mode) (irate(namedprocess_namegroup_cpu_seconds_total{class="",groupname!~"conmon.*|containerd-shim.*",groupname!~"procgroup-exporter.*"}[30s]))',
   );
   assert.equal(
     seriesExpr(PODS, 'raw', { exporterName: 'x', skipNamespaces: [] }),
@@ -45,10 +47,10 @@ test('probes look for any sample of the recorded series or of the raw counter, u
 
 test('label values are quoted as PromQL strings, backslashes and quotes escaped', () => {
   assert.equal(promString('a"b\\d+'), '"a\\"b\\\\d+"');
-  assert.equal(
-    GROUPS.matchers({ exporterName: 'pe-\\d+', skipNamespaces: [] }),
-    'groupname!="conmon",groupname!~"pe-\\\\d+"',
-  );
+  assert.deepEqual(GROUPS.matchers({ exporterName: 'pe-\\d+', skipNamespaces: [] }), [
+    'class="host",groupname!~"pe-\\\\d+"',
+    'class="",groupname!~"conmon.*|containerd-shim.*",groupname!~"pe-\\\\d+"',
+  ]);
 });
 
 test('rows are identified by groupname+instance and by namespace+pod', () => {
