@@ -34,6 +34,10 @@ export interface GroupAssignment {
   name: string;
   /** extra labels from the rule's `labels:` (templated) */
   labels: Readonly<Record<string, string>>;
+  /** index of the matching rule in `process_names` (absent for the legacy -procnames/-namemapping flags) */
+  rule?: number;
+  /** the rule's `threads:`; absent: the -threads flag decides */
+  threads?: boolean | undefined;
 }
 
 export interface ProcessMatcher {

@@ -10,8 +10,7 @@ import {
   type Document, type Node as YamlNode, type Pair, type YAMLError,
 } from 'yaml';
 import { ConfigError, errnoOf, type ConfigProblem } from '../errors.js';
-import type { ProcessMatcher } from './attributes.js';
-import { compileRules, type AttributeNeeds, type FieldPath, type ProblemSink } from './matcher.js';
+import { compileRules, type AttributeNeeds, type FieldPath, type ProblemSink, type RuleMatcher } from './matcher.js';
 import {
   CONFIG_SCHEMA, DEFAULT_PERF, DEFAULT_PSI,
   type PerfOptions, type PsiOptions, type RawConfig,
@@ -22,7 +21,7 @@ export type { AttributeNeeds } from './matcher.js';
 
 export interface LoadedConfig {
   file: string;
-  matcher: ProcessMatcher;
+  matcher: RuleMatcher;
   psi: PsiOptions;
   perf: PerfOptions;
   /** attributes any rule or template may read; the tracker need prefetch nothing else */

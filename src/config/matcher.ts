@@ -50,6 +50,8 @@ interface ContainerPatterns {
 }
 
 interface CompiledRule {
+  /** index in process_names */
+  index: number;
   pids?: ReadonlySet<number>;
   ppids?: ReadonlySet<number>;
   comms?: ReadonlySet<string>;
@@ -60,6 +62,21 @@ interface CompiledRule {
   container?: ContainerPatterns;
   name: CompiledTemplate;
   labels: readonly (readonly [string, CompiledTemplate])[];
+  threads: boolean | undefined;
+  /** the rule as written (regexes and templates in their source form), for explain */
+  source: Readonly<Record<string, unknown>>;
+}
+
+/** The matcher a rule failed on first (checks run in this order). */
+export type MismatchField = 'pid' | 'ppid' | 'comm' | 'exe' | 'cmdline' | 'cgroup' | 'container';
+
+/** One rule's outcome for one process, with the first reason it failed. */
+export interface RuleVerdict {
+  rule: number;
+  /** the rule as written, e.g. `name: "{{.Comm}}", ppid: 1` */
+  summary: string;
+  /** undefined when the rule matched */
+  failed: { field: MismatchField; why: string } | undefined;
 }
 
 const MATCHER_KEYS = ['comm', 'exe', 'cmdline', 'pid', 'ppid', 'cgroup', 'container'] as const;
@@ -164,32 +181,73 @@ function searchAll(regexes: readonly GoRegex[], text: string, captures: Record<s
   return true;
 }
 
-function matchRule(r: CompiledRule, f: ProcessFacts): boolean {
+/** The first matcher of the rule the process fails, or undefined when the rule matches. */
+function mismatch(r: CompiledRule, f: ProcessFacts): MismatchField | undefined {
   const p = f.p;
-  if (p.partial && (r.exeBases || r.exeFulls || r.cmdline || r.cgroup || r.container)) return false;
-  if (r.pids && !r.pids.has(p.pid)) return false;
-  if (r.ppids && !r.ppids.has(p.ppid)) return false;
-  if (r.comms && !r.comms.has(p.comm)) return false;
+  // an exit record knows only pid, ppid, comm and uid: rules needing more cannot match it
+  if (p.partial && (r.exeBases || r.exeFulls || r.cmdline || r.cgroup || r.container)) {
+    return r.exeBases || r.exeFulls ? 'exe' : r.cmdline ? 'cmdline' : r.cgroup ? 'cgroup' : 'container';
+  }
+  if (r.pids && !r.pids.has(p.pid)) return 'pid';
+  if (r.ppids && !r.ppids.has(p.ppid)) return 'ppid';
+  if (r.comms && !r.comms.has(p.comm)) return 'comm';
   if (r.exeBases || r.exeFulls) {
     const argv0 = f.argv()[0];
-    if (argv0 === undefined) return false;
-    if (!r.exeFulls?.has(argv0) && !r.exeBases?.has(goBase(argv0))) return false;
+    if (argv0 === undefined) return 'exe';
+    if (!r.exeFulls?.has(argv0) && !r.exeBases?.has(goBase(argv0))) return 'exe';
   }
   f.captures = {};
-  if (r.cmdline && !searchAll(r.cmdline, f.joinedCmdline(), f.captures)) return false;
+  if (r.cmdline && !searchAll(r.cmdline, f.joinedCmdline(), f.captures)) return 'cmdline';
   if (r.cgroup) {
     const path = f.cgroupPath();
-    if (path === undefined || !searchAll(r.cgroup, path, f.captures)) return false;
+    if (path === undefined || !searchAll(r.cgroup, path, f.captures)) return 'cgroup';
   }
   if (r.container) {
     const c = f.container();
-    if (!c) return false;
+    if (!c) return 'container';
     const { namespace, pod, name } = r.container;
-    if (namespace && !namespace.test(c.namespace ?? '')) return false;
-    if (pod && !pod.test(c.pod ?? '')) return false;
-    if (name && !name.test(c.container ?? '')) return false;
+    if (namespace && !namespace.test(c.namespace ?? '')) return 'container';
+    if (pod && !pod.test(c.pod ?? '')) return 'container';
+    if (name && !name.test(c.container ?? '')) return 'container';
   }
-  return true;
+  return undefined;
+}
+
+const show = (v: unknown): string => JSON.stringify(v);
+
+/** Why `field` of rule `r` failed for this process, in words, quoting what the process has. */
+function mismatchReason(r: CompiledRule, field: MismatchField, f: ProcessFacts): string {
+  const src = r.source;
+  if (f.p.partial && field !== 'pid' && field !== 'ppid' && field !== 'comm') return `only pid, ppid and comm are known (exit record): ${field} cannot be checked`;
+  switch (field) {
+    case 'pid': return `pid ${f.p.pid} is not ${show(src.pid)}`;
+    case 'ppid': return `ppid ${f.p.ppid} is not ${show(src.ppid)}`;
+    case 'comm': return `comm ${show(f.p.comm)} is not one of ${show(src.comm)}`;
+    case 'exe': {
+      const argv0 = f.argv()[0];
+      return argv0 === undefined ? 'no argv (kernel thread or zombie)' : `argv[0] ${show(argv0)} is not one of ${show(src.exe)}`;
+    }
+    case 'cmdline': {
+      const failed = (src.cmdline as string[]).find((_, i) => !r.cmdline?.[i]?.test(f.joinedCmdline()));
+      return `regex ${show(failed)} does not match the command line ${show(f.joinedCmdline())}`;
+    }
+    case 'cgroup': {
+      const path = f.cgroupPath();
+      if (path === undefined) return 'no cgroup v2 path';
+      const failed = (src.cgroup as string[]).find((_, i) => !r.cgroup?.[i]?.test(path));
+      return `regex ${show(failed)} does not match the cgroup ${show(path)}`;
+    }
+    case 'container': {
+      const c = f.container();
+      if (!c) return 'not in a Kubernetes container';
+      return `container ${show({ namespace: c.namespace, pod: c.pod, name: c.container })} does not match ${show(src.container)}`;
+    }
+  }
+}
+
+/** A rule as one line: its keys as written. */
+function ruleSummary(source: Readonly<Record<string, unknown>>): string {
+  return Object.entries(source).map(([k, v]) => `${k}: ${show(v)}`).join(', ');
 }
 
 export class RuleMatcher implements ProcessMatcher {
@@ -206,12 +264,31 @@ export class RuleMatcher implements ProcessMatcher {
   match(p: ProcessAttributes): GroupAssignment | undefined {
     const facts = new ProcessFacts(p);
     for (const r of this.rules) {
-      if (!matchRule(r, facts)) continue;
-      const labels: Record<string, string> = { ...this.emptyLabels };
-      for (const [k, t] of r.labels) labels[k] = t.render(facts);
-      return { name: r.name.render(facts), labels };
+      if (mismatch(r, facts) === undefined) return this.assign(r, facts);
     }
     return undefined;
+  }
+
+  explain(p: ProcessAttributes): { verdicts: RuleVerdict[]; assignment: GroupAssignment | undefined } {
+    const facts = new ProcessFacts(p);
+    const verdicts: RuleVerdict[] = [];
+    for (const r of this.rules) {
+      const field = mismatch(r, facts);
+      const summary = ruleSummary(r.source);
+      if (field === undefined) {
+        verdicts.push({ rule: r.index, summary, failed: undefined });
+        return { verdicts, assignment: this.assign(r, facts) };
+      }
+      verdicts.push({ rule: r.index, summary, failed: { field, why: mismatchReason(r, field, facts) } });
+    }
+    return { verdicts, assignment: undefined };
+  }
+
+  /** The group of a process that matched `r` (captures of the last mismatch() call in scope). */
+  private assign(r: CompiledRule, facts: ProcessFacts): GroupAssignment {
+    const labels: Record<string, string> = { ...this.emptyLabels };
+    for (const [k, t] of r.labels) labels[k] = t.render(facts);
+    return { name: r.name.render(facts), labels, rule: r.index, threads: r.threads };
   }
 }
 
@@ -264,7 +341,7 @@ function compileTemplateAt(
  * Compile one rule (already shape-checked by the schema; fields with a wrong shape are skipped,
  * their problem was reported there). Returns undefined when anything in it is invalid.
  */
-function compileRule(raw: unknown, path: FieldPath, report: ProblemSink): CompiledRule | undefined {
+function compileRule(raw: unknown, index: number, path: FieldPath, report: ProblemSink): CompiledRule | undefined {
   if (!isRecord(raw)) return undefined;
   let ok = true;
   const fail: ProblemSink = (...args) => {
@@ -335,7 +412,8 @@ function compileRule(raw: unknown, path: FieldPath, report: ProblemSink): Compil
   }
 
   if (!ok || !name) return undefined;
-  return { ...rule, name, labels };
+  const threads = typeof raw.threads === 'boolean' ? raw.threads : undefined;
+  return { ...rule, index, name, labels, threads, source: raw };
 }
 
 /**
@@ -347,7 +425,7 @@ export function compileRules(rawRules: unknown, path: FieldPath, report: Problem
   const compiled: CompiledRule[] = [];
   let ok = true;
   rawRules.forEach((raw, i) => {
-    const rule = compileRule(raw, [...path, i], report);
+    const rule = compileRule(raw, i, [...path, i], report);
     if (rule) compiled.push(rule);
     else ok = false;
   });

@@ -62,6 +62,8 @@ const rule = {
     },
     // Keys are free-form label names, checked with a clearer message when compiling.
     labels: { type: 'object', additionalProperties: { type: 'string' } },
+    // per-thread-name families for this rule's groups; absent: the -threads flag decides
+    threads: { type: 'boolean' },
   },
 } as const;
 

@@ -204,7 +204,7 @@ test('loadConfigFile reads a file; an unreadable path is CONFIG_READ_FAILED with
     assert.equal(cfg.matcher.match(fakeProcess({ pid: 9, comm: 'bash' }))?.name, 'bash');
 
     writeFileSync(file, 'process_names:\n  - comm: [bash]\n    bogus: 1\n');
-    assert.throws(() => loadConfigFile(file), { code: 'CONFIG_INVALID', message: `${file}:3:5: process_names[0].bogus: unknown key "bogus" (allowed keys: name, comm, exe, cmdline, pid, ppid, cgroup, container, labels)` });
+    assert.throws(() => loadConfigFile(file), { code: 'CONFIG_INVALID', message: `${file}:3:5: process_names[0].bogus: unknown key "bogus" (allowed keys: name, comm, exe, cmdline, pid, ppid, cgroup, container, labels, threads)` });
 
     for (const [path, errno] of [[join(dir, 'missing.yaml'), 'ENOENT'], [dir, 'EISDIR']] as const) {
       assert.throws(() => loadConfigFile(path), (err: unknown) => {
@@ -261,7 +261,7 @@ test('config/examples: process-exporter style and openshift-containers load and 
   assert.deepEqual(oc.needs, { cmdline: false, username: false, cgroup: false, container: true });
   const pod = (namespace: string) => fakeProcess({ pid: 100, ppid: 99, comm: 'x', container: { namespace, pod: 'p-1', container: 'c' } });
   assert.deepEqual(oc.matcher.match(pod('openshift-etcd')), {
-    name: 'openshift-etcd/p-1/c', labels: { class: 'infra', container: 'c', namespace: 'openshift-etcd', pod: 'p-1' },
+    name: 'openshift-etcd/p-1/c', labels: { class: 'infra', container: 'c', namespace: 'openshift-etcd', pod: 'p-1' }, rule: 2, threads: undefined,
   });
   assert.equal(oc.matcher.match(pod('kube-system'))?.labels.class, 'infra');
   assert.equal(oc.matcher.match(pod('openshift'))?.labels.class, 'infra');
@@ -272,7 +272,7 @@ test('config/examples: process-exporter style and openshift-containers load and 
     name: `pod${uid}/d1035ad30371`, labels: { class: 'workload', container: 'd1035ad30371', namespace: '', pod: '' },
   });
   assert.deepEqual(oc.matcher.match(fakeProcess({ pid: 800, ppid: 1, comm: 'kubelet' })), {
-    name: 'kubelet', labels: { class: 'host', container: '', namespace: '', pod: '' },
+    name: 'kubelet', labels: { class: 'host', container: '', namespace: '', pod: '' }, rule: 3, threads: undefined,
   });
   assert.equal(oc.matcher.match(fakeProcess({ pid: 1, ppid: 0, comm: 'systemd' }))?.name, 'pid1:systemd');
 });

@@ -158,12 +158,12 @@ test('labels: union of all rules sorted, "" for rules that lack one, values temp
   const m = matcherOf(cfg);
   assert.deepEqual(m.labelNames, ['class', 'pod', 'zone']);
   assert.deepEqual(m.match(fakeProcess({ pid: 5, comm: 'c', container: { namespace: 'openshift-etcd', pod: 'etcd-0' } })), {
-    name: 'etcd-0', labels: { class: 'infra', pod: 'etcd-0', zone: '' },
+    name: 'etcd-0', labels: { class: 'infra', pod: 'etcd-0', zone: '' }, rule: 0, threads: undefined,
   });
   assert.deepEqual(m.match(fakeProcess({ pid: 6, comm: 'c', container: { namespace: 'shop', pod: 'web-1' } }))?.labels, {
     class: 'workload', pod: 'web-1', zone: '',
   });
-  assert.deepEqual(m.match(fakeProcess({ pid: 7, ppid: 1, comm: 'sshd' })), { name: 'sshd', labels: { class: 'host', pod: '', zone: 'a' } });
+  assert.deepEqual(m.match(fakeProcess({ pid: 7, ppid: 1, comm: 'sshd' })), { name: 'sshd', labels: { class: 'host', pod: '', zone: 'a' }, rule: 1, threads: undefined });
   assert.deepEqual(matcherOf('process_names:\n  - comm: [a]\n').labelNames, []);
 });
 
@@ -219,7 +219,7 @@ test('laziness: each attribute is read at most once per match, across rules and 
     '    labels: {c: "{{.Container}}", u: "{{.Username}}", u2: "{{.Username}}"}',
   ].join('\n');
   const p = fakeProcess({ pid: 30, comm: 'x', cmdline: ['/bin/x'], container: { pod: 'p', namespace: 'n', container: 'c' } });
-  assert.deepEqual(matcherOf(cfg).match(p), { name: 'x-/bin/x-p-n', labels: { c: 'c', u: 'root', u2: 'root' } });
+  assert.deepEqual(matcherOf(cfg).match(p), { name: 'x-/bin/x-p-n', labels: { c: 'c', u: 'root', u2: 'root' }, rule: 2, threads: undefined });
   assert.deepEqual(p.calls, { cmdline: 1, username: 1, cgroups: 0, cgroupPath: 0, container: 1 });
 });
 
