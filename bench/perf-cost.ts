@@ -19,6 +19,7 @@ import { createLogger } from '../src/log.js';
 import { COUNTING_READ_FORMAT, encodeAttr } from '../src/perf/attr.js';
 import { findEvent } from '../src/perf/events.js';
 import { closeFd, perfEventOpen } from '../src/perf/syscall.js';
+import { newProcessMember } from '../src/tracker/updates.js';
 
 const PROCESSES = Number(process.env.PERF_BENCH_PROCESSES ?? 200);
 const READS = Number(process.env.PERF_BENCH_READS ?? 50);
@@ -51,7 +52,7 @@ function startTime(pid: number): { startTime: number; numThreads: number } {
 
 function snapshot(cycle: number, members: ProcessMember[]): CycleSnapshot {
   const group = { key: 'bench', name: 'bench', labels: {}, members } as unknown as GroupSnapshot;
-  return { timeMs: Date.now(), durationSeconds: 0, cycle, groups: [group], host: { user: 0, system: 0, unaccounted: 0 }, errors: { scrapeErrors: 0, procReadErrors: 0, partialErrors: 0, byCause: new Map() } };
+  return { timeMs: Date.now(), intervalSeconds: 0, durationSeconds: 0, cycle, groups: [group], host: { user: 0, system: 0, unaccounted: 0 }, errors: { scrapeErrors: 0, procReadErrors: 0, partialErrors: 0, byCause: new Map() } };
 }
 
 function cpuMs(): number {
@@ -74,7 +75,7 @@ async function readCost(events: string[]): Promise<void> {
   const children: ChildProcess[] = [];
   for (let i = 0; i < PROCESSES; i++) children.push(spawn('sleep', ['600'], { stdio: 'ignore' }));
   await new Promise((r) => setTimeout(r, 300));
-  const members = children.map((c): ProcessMember => ({ pid: c.pid as number, comm: 'sleep', cgroupPath: undefined, ...startTime(c.pid as number) }));
+  const members = children.map((c): ProcessMember => newProcessMember({ pid: c.pid as number, comm: 'sleep', ...startTime(c.pid as number) }));
   const c = collector(events);
   c.update(snapshot(0, [])); // probe (koffi load, event checks) outside the timings
   let cpu0 = cpuMs();
@@ -112,7 +113,7 @@ async function overhead(events: string[]): Promise<void> {
     await new Promise((r) => setTimeout(r, 50));
     if (c) {
       const pid = child.pid as number;
-      c.update(snapshot(1, [{ pid, comm: 'sh', cgroupPath: undefined, ...startTime(pid) }]));
+      c.update(snapshot(1, [newProcessMember({ pid, comm: 'sh', ...startTime(pid) })]));
     }
     const start = performance.now();
     process.kill(child.pid as number, 'SIGCONT');

@@ -23,6 +23,8 @@ export const EXPORTER_FLAGS = {
   'web.enable-lifecycle': boolFlag(false, 'enable config reload over HTTP (POST /-/reload); SIGHUP always reloads'),
   'health.max-failed-cycles': intFlag(3, '/health answers 503 after this many collection cycles failed in a row'),
   'threads.details': boolFlag(false, 'also export thread_io_bytes_total and thread_context_switches_total (reads two more files per thread)'),
+  'threads.normalize-names': boolFlag(true, 'thread names: a digit run at the start or after a non-letter becomes N (worker-1234 -> worker-N); false for process-exporter parity'),
+  'threads.max-names': intFlag(32, 'distinct thread names per group; further names are counted as threadname="other" (0: no cap, process-exporter parity)'),
   'collector.psi': boolFlag(false, 'enable the PSI (cgroup v2 pressure) collector (also: psi.enabled in the config)'),
   'collector.psi.averages': boolFlag(false, 'also export PSI avg10/avg60/avg300 as ratios'),
   'collector.perf': boolFlag(false, 'enable the perf counter collector (also: perf.enabled in the config, env PERF_COLLECTOR_ENABLED)'),

@@ -253,12 +253,15 @@ function ruleSummary(source: Readonly<Record<string, unknown>>): string {
 export class RuleMatcher implements ProcessMatcher {
   readonly labelNames: readonly string[];
   readonly needs: Readonly<AttributeNeeds>;
+  /** some rule says `threads: true` */
+  readonly threadsRequested: boolean;
   private readonly emptyLabels: Readonly<Record<string, string>>;
 
   constructor(private readonly rules: readonly CompiledRule[]) {
     this.labelNames = [...new Set(rules.flatMap((r) => r.labels.map(([k]) => k)))].sort();
     this.emptyLabels = Object.fromEntries(this.labelNames.map((k) => [k, '']));
     this.needs = needsOf(rules);
+    this.threadsRequested = rules.some((r) => r.threads === true);
   }
 
   match(p: ProcessAttributes): GroupAssignment | undefined {

@@ -3,6 +3,7 @@ import { DELAY_KINDS } from '../tracker/exit-credit.js';
 import { TICKS_PER_SECOND, type TrackerResult } from '../tracker/tracker.js';
 import type { ProcessDelta, ProcessUpdate } from '../tracker/updates.js';
 import type { CycleSnapshot, GroupSnapshot, ProcessMember, ThreadGroupSnapshot } from './snapshot.js';
+import { type ThreadNameOptions, ThreadNamer } from './thread-names.js';
 
 export interface GrouperOptions {
   /** drop a group (and restart its counters) when it has no process (process-exporter -remove-empty-groups) */
@@ -10,6 +11,8 @@ export interface GrouperOptions {
   gatherSmaps: boolean;
   /** a thread name absent this many cycles is dropped, bounding memory with ever-new thread names */
   threadNameTtlCycles: number;
+  /** normalization and per-group cap of thread names (series cardinality); default: names as the kernel has them, no cap */
+  threadNames?: ThreadNameOptions;
 }
 
 interface ThreadAccum extends ThreadGroupSnapshot {
@@ -35,6 +38,7 @@ export function newGroupSnapshot(key: string, name: string, labels: Readonly<Rec
     memory: { resident: 0, virtual: 0, swapped: 0, proportionalResident: undefined, proportionalSwapped: undefined },
     states: { running: 0, sleeping: 0, waiting: 0, zombie: 0, other: 0 },
     cpu: { user: 0, system: 0 },
+    lastCycle: { cpuUser: 0, cpuSystem: 0, readBytes: 0, writeBytes: 0 },
     readBytes: 0,
     writeBytes: 0,
     majorFaults: 0,
@@ -63,6 +67,7 @@ function resetGauges(g: GroupSnapshot, gatherSmaps: boolean): void {
     proportionalSwapped: gatherSmaps ? 0 : undefined,
   };
   g.states = { running: 0, sleeping: 0, waiting: 0, zombie: 0, other: 0 };
+  g.lastCycle = { cpuUser: 0, cpuSystem: 0, readBytes: 0, writeBytes: 0 };
   g.members = [];
 }
 
@@ -81,8 +86,12 @@ export class Grouper {
   private byCause = new Map<string, number>();
   /** a previous grouper's groups (config reload), taken over when a group of the same key appears */
   private inherited: Map<string, GroupAccum> | undefined;
+  private readonly threadNamer: ThreadNamer;
+  private lastTimeMs: number | undefined;
 
-  constructor(private readonly opts: GrouperOptions) {}
+  constructor(private readonly opts: GrouperOptions) {
+    this.threadNamer = new ThreadNamer(opts.threadNames ?? { normalize: false, maxPerGroup: 0 });
+  }
 
   /**
    * Continue the counters of `previous` (the grouper of the config before a reload): a group whose
@@ -128,13 +137,14 @@ export class Grouper {
       const acc = this.accum(u.groupKey, u.group);
       creditedThisCycle += u.delta.cpuUser + u.delta.cpuSystem;
       addProcess(acc.snapshot, u);
-      for (const t of u.threads) addThread(acc.threads, t, cycle);
+      for (const t of u.threads) addThread(acc.threads, this.threadNamer.name(t.name, acc.threads), t, cycle);
     }
     for (const e of result.exits) {
       const acc = this.accum(e.groupKey, e.group);
       const g = acc.snapshot;
       creditedThisCycle += e.delta.cpuUser + e.delta.cpuSystem;
       addDelta(g, e.delta);
+      addLastCycle(g, e.delta);
       g.processesStarted += e.started;
       g.processesExited += e.exited;
       if (e.delays) {
@@ -142,7 +152,9 @@ export class Grouper {
         for (const k of DELAY_KINDS) d[k] += e.delays[k];
       }
       // exited tasks count under their own name, as no live thread
-      if (e.threadName !== '') addThread(acc.threads, { name: e.threadName, alive: 0, ...e.delta }, cycle);
+      if (e.threadName !== '' && e.group.threads !== false) {
+        addThread(acc.threads, this.threadNamer.name(e.threadName, acc.threads), { name: e.threadName, alive: 0, ...e.delta }, cycle);
+      }
     }
     this.creditedCpu += creditedThisCycle;
     for (const [key, acc] of this.groups) {
@@ -168,8 +180,12 @@ export class Grouper {
     this.partialErrors += result.errors.partialErrors;
     for (const [cause, n] of result.errors.byCause) this.byCause.set(cause, (this.byCause.get(cause) ?? 0) + n);
 
+    const timeMs = Date.now();
+    const intervalSeconds = this.lastTimeMs === undefined ? 0 : (timeMs - this.lastTimeMs) / 1000;
+    this.lastTimeMs = timeMs;
     return {
-      timeMs: Date.now(),
+      timeMs,
+      intervalSeconds,
       durationSeconds,
       cycle,
       groups: [...this.groups.values()].map((g) => g.snapshot),
@@ -202,8 +218,17 @@ function addDelta(acc: Counters, d: ProcessDelta): void {
   acc.nonvoluntaryCtxSwitches += d.nonvoluntaryCtxSwitches;
 }
 
+function addLastCycle(g: GroupSnapshot, d: ProcessDelta): void {
+  const last = g.lastCycle;
+  last.cpuUser += d.cpuUser;
+  last.cpuSystem += d.cpuSystem;
+  last.readBytes += d.readBytes;
+  last.writeBytes += d.writeBytes;
+}
+
 function addProcess(g: GroupSnapshot, u: ProcessUpdate): void {
   addDelta(g, u.delta);
+  addLastCycle(g, u.delta);
 
   g.numProcs++;
   g.numThreads += u.numThreads;
@@ -237,8 +262,8 @@ function addProcess(g: GroupSnapshot, u: ProcessUpdate): void {
   (g.members as ProcessMember[]).push(u.member);
 }
 
-function addThread(threads: Map<string, ThreadAccum>, t: ProcessUpdate['threads'][number], cycle: number): void {
-  let acc = threads.get(t.name);
+function addThread(threads: Map<string, ThreadAccum>, name: string, t: ProcessUpdate['threads'][number], cycle: number): void {
+  let acc = threads.get(name);
   if (!acc) {
     acc = {
       count: 0,
@@ -251,7 +276,7 @@ function addThread(threads: Map<string, ThreadAccum>, t: ProcessUpdate['threads'
       nonvoluntaryCtxSwitches: 0,
       lastSeenCycle: cycle,
     };
-    threads.set(t.name, acc);
+    threads.set(name, acc);
   }
   if (acc.lastSeenCycle !== cycle) {
     acc.count = 0;

@@ -1,4 +1,4 @@
-import type { TaskDelays } from '../tracker/exit-credit.js';
+import type { TaskDelays } from '../tracker/exit-credit.js';import type { ContainerIdentity } from '../cgroup/types.js';
 
 /**
  * What one collection cycle produces: per-group accumulators (monotonic counters, current gauges)
@@ -27,12 +27,23 @@ export interface ThreadGroupSnapshot {
 
 export interface ProcessMember {
   pid: number;
+  ppid: number;
   /** clock ticks since boot: with pid, the identity of the process */
   startTime: number;
   comm: string;
   /** cgroup v2 path (the `0::` line of /proc/<pid>/cgroup), when it has been read */
   cgroupPath: string | undefined;
+  /** Kubernetes identity, when matching already resolved it */
+  container: ContainerIdentity | undefined;
   numThreads: number;
+  residentBytes: number;
+  /** CPU added in the last cycle, seconds (own, plus reaped children's credit) */
+  cpuUser: number;
+  cpuSystem: number;
+  /** index of the config rule it matched; undefined when it joined an ancestor's group (or legacy flags) */
+  rule: number | undefined;
+  /** pid of the tracked parent whose group it joined (-children), undefined when it matched a rule */
+  inheritedFrom: number | undefined;
 }
 
 export interface GroupStates {
@@ -66,6 +77,8 @@ export interface GroupSnapshot {
   states: GroupStates;
   /** monotonic counters since the exporter started */
   cpu: CpuCounters;
+  /** what the group added in the last cycle (seconds, bytes): rates for top and the groups page */
+  lastCycle: { cpuUser: number; cpuSystem: number; readBytes: number; writeBytes: number };
   readBytes: number;
   writeBytes: number;
   majorFaults: number;
@@ -105,6 +118,8 @@ export interface HostCpu {
 export interface CycleSnapshot {
   /** Date.now() when the cycle finished */
   timeMs: number;
+  /** seconds since the previous cycle finished; 0 for the first */
+  intervalSeconds: number;
   durationSeconds: number;
   /** sequence number, 1 for the first cycle */
   cycle: number;

@@ -79,6 +79,11 @@ export class LazyProcessAttributes implements ProcessAttributes {
     return this.cgroupsCache?.v2;
   }
 
+  /** the container identity only if something already resolved it (no read of its own) */
+  knownContainer(): ContainerIdentity | undefined {
+    return this.containerCache?.value;
+  }
+
   container(): ContainerIdentity | undefined {
     if (this.containerCache === undefined) {
       const resolve = this.src.resolveContainer;

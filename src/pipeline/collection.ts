@@ -149,6 +149,7 @@ export class Collection {
       const previous = this.last.snapshot;
       const failed: CycleSnapshot = {
         timeMs: Date.now(),
+        intervalSeconds: 0,
         durationSeconds: (performance.now() - start) / 1000,
         cycle: previous?.cycle ?? 0,
         groups: [],

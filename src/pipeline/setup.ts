@@ -8,6 +8,7 @@ import { DEFAULT_PERF_OPTIONS, perfOptionsFromEnv } from '../perf/options.js';
 import { GroupCollector } from '../collectors/group.js';
 import { HostCollector } from '../collectors/host.js';
 import { ScrapeCollector } from '../collectors/scrape.js';
+import { SeriesCollector } from '../collectors/series.js';
 import { ThreadCollector } from '../collectors/thread.js';
 import type { ProcessMatcher } from '../config/attributes.js';
 import { legacyMatcher } from '../config/legacy.js';
@@ -78,13 +79,19 @@ export function buildPipeline(flags: ExporterFlags, grouping: ReturnType<Groupin
     recheck: flags.recheck,
     pageSize,
   });
-  const grouper = new Grouper({ removeEmptyGroups: flags['remove-empty-groups'], gatherSmaps: flags['gather-smaps'], threadNameTtlCycles: 40 });
+  const grouper = new Grouper({
+    removeEmptyGroups: flags['remove-empty-groups'],
+    gatherSmaps: flags['gather-smaps'],
+    threadNameTtlCycles: 40,
+    threadNames: { normalize: flags['threads.normalize-names'], maxPerGroup: flags['threads.max-names'] },
+  });
   const collectors: Collector[] = [
     new GroupCollector({ labelNames: matcher.labelNames, gatherSmaps: flags['gather-smaps'] }),
     new HostCollector(),
     new ScrapeCollector(),
   ];
-  if (flags.threads) collectors.push(new ThreadCollector({ labelNames: matcher.labelNames, details: flags['threads.details'] }));
+  // a rule's `threads: true` turns the families on for its groups even under -threads=false
+  if (flags.threads || config?.matcher.threadsRequested) collectors.push(new ThreadCollector({ labelNames: matcher.labelNames, details: flags['threads.details'] }));
   let psi: PsiCollector | undefined;
   if (flags['collector.psi'] || config?.psi.enabled) {
     psi = new PsiCollector({
@@ -119,6 +126,7 @@ export function buildPipeline(flags: ExporterFlags, grouping: ReturnType<Groupin
       }),
     );
   }
+  collectors.push(new SeriesCollector()); // last: counts what the others exported
   const collection = new Collection({ tracker, grouper, collectors, registry, minIntervalMs: flags['collect.min-interval'], log });
   return { collection, registry, config, psi };
 }

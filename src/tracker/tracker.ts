@@ -12,7 +12,7 @@ import { GONE, ProcReader } from '../host/proc-reader.js';
 import { type ProcStat, readProcStat } from '../procfs/proc-stat.js';
 import { type ExitCredit, type ExitRecord, type ExitWorld, ExitAccounting, START_SLACK_SECONDS, type TrackedView } from './exit-credit.js';
 import { LazyProcessAttributes, type AttributeSources } from '../host/process-attributes.js';
-import { type ProcessDelta, type ProcessUpdate, type ThreadUpdate, zeroDelta, zeroThreadUpdate } from './updates.js';
+import { newProcessMember, type ProcessDelta, type ProcessUpdate, type ThreadUpdate, zeroDelta, zeroThreadUpdate } from './updates.js';
 
 /** USER_HZ: the unit of /proc tick counts, fixed at 100 for user space on every Linux arch. */
 export const TICKS_PER_SECOND = 100;
@@ -22,7 +22,7 @@ export interface TrackerOptions {
   matcher: ProcessMatcher;
   /** unmatched descendants join the nearest tracked ancestor's group (process-exporter -children) */
   children: boolean;
-  /** per-thread metrics (process-exporter -threads) */
+  /** per-thread metrics (process-exporter -threads) for groups whose rule does not say (`threads:`) */
   threads: boolean;
   /** per-thread io and context switches: two more files per thread */
   threadDetails: boolean;
@@ -395,7 +395,7 @@ export class Tracker {
       const parent = this.procs.get(entry.stat.ppid);
       if (parent && parent.seen === cycle && parent.startTime <= entry.stat.startTime) target = parent;
       else if (unmatched.has(entry.stat.ppid)) target = resolve(entry.stat.ppid);
-      const st = target ? this.track(entry.stat, entry.attrs, target.group, cycle, vanished) : null;
+      const st = target ? this.track(entry.stat, entry.attrs, target.group, cycle, vanished, target.pid) : null;
       resolved.set(pid, st);
       return st;
     };
@@ -410,12 +410,18 @@ export class Tracker {
       if (st.seen !== cycle) continue;
       st.attrs = new LazyProcessAttributes(st.stat, src);
       let assignment = this.match(st.attrs);
+      let inheritedFrom: number | undefined;
       if (!assignment && this.opts.children) {
         const parent = this.procs.get(st.ppid);
-        if (parent && parent.seen === cycle && parent !== st) assignment = parent.group;
+        if (parent && parent.seen === cycle && parent !== st) {
+          assignment = parent.group;
+          inheritedFrom = parent.pid;
+        }
       }
       if (assignment) {
         st.group = assignment;
+        st.update.member.rule = inheritedFrom === undefined ? assignment.rule : undefined;
+        st.update.member.inheritedFrom = inheritedFrom;
         st.groupKey = this.groupKey(assignment);
         st.update.group = assignment;
         st.update.groupKey = st.groupKey;
@@ -426,7 +432,8 @@ export class Tracker {
     }
   }
 
-  private track(stat: PidStat, attrs: LazyProcessAttributes, group: GroupAssignment, cycle: number, vanished: ProcState[]): ProcState {
+  /** `inheritedFrom`: the tracked parent whose group it joins, when no rule matched it */
+  private track(stat: PidStat, attrs: LazyProcessAttributes, group: GroupAssignment, cycle: number, vanished: ProcState[], inheritedFrom?: number): ProcState {
     const previous = this.procs.get(stat.pid);
     if (previous && previous.seen !== cycle) vanished.push(previous); // pid reused
     const groupKey = this.groupKey(group);
@@ -478,7 +485,10 @@ export class Tracker {
       update: {
         groupKey,
         group,
-        member: { pid: stat.pid, startTime: stat.startTime, comm: stat.comm, cgroupPath: undefined, numThreads: stat.numThreads },
+        member: newProcessMember({
+          pid: stat.pid, ppid: stat.ppid, startTime: stat.startTime, comm: stat.comm, numThreads: stat.numThreads,
+          rule: inheritedFrom === undefined ? group.rule : undefined, inheritedFrom,
+        }),
         delta: zeroDelta(),
         residentBytes: 0,
         virtualBytes: 0,
@@ -579,11 +589,20 @@ export class Tracker {
     u.virtualBytes = stat.vsize;
     u.numThreads = stat.numThreads;
     u.state = stat.state;
-    u.member.numThreads = stat.numThreads;
-    u.member.comm = stat.comm;
-    u.member.cgroupPath = st.attrs.knownCgroupPath();
+    const member = u.member;
+    member.numThreads = stat.numThreads;
+    member.comm = stat.comm;
+    member.ppid = stat.ppid;
+    member.residentBytes = u.residentBytes;
+    member.cgroupPath = st.attrs.knownCgroupPath();
+    member.container = st.attrs.knownContainer();
     st.comm = stat.comm;
-    if (this.opts.threads) this.readThreads(st, cycle, credit);
+    if (this.threadsFor(st)) this.readThreads(st, cycle, credit);
+    else if (u.threads.length !== 0) u.threads.length = 0; // -recheck moved it to a group without threads
+  }
+
+  private threadsFor(st: ProcState): boolean {
+    return st.group.threads ?? this.opts.threads;
   }
 
   private refresh(st: ProcState, cycle: number): ProcessUpdate {
@@ -622,6 +641,8 @@ export class Tracker {
     }
     d.cpuUser = userTicks / TICKS_PER_SECOND;
     d.cpuSystem = systemTicks / TICKS_PER_SECOND;
+    u.member.cpuUser = d.cpuUser;
+    u.member.cpuSystem = d.cpuSystem;
     d.minorFaults = minflt;
     d.majorFaults = majflt;
     st.utime = stat.utime;
@@ -633,7 +654,7 @@ export class Tracker {
     st.cminflt = stat.cminflt;
     st.cmajflt = stat.cmajflt;
     if (st.final) takeFinal(st);
-    if (this.opts.threads) this.creditThreadResidual(st);
+    if (this.threadsFor(st)) this.creditThreadResidual(st);
     return u;
   }
 

@@ -48,3 +48,11 @@ export function zeroDelta(): ProcessDelta {
 export function zeroThreadUpdate(name: string, alive: number): ThreadUpdate {
   return { name, alive, ...zeroDelta() };
 }
+
+/** A member with what is known at its first sight; the tracker fills in the rest each cycle. */
+export function newProcessMember(fields: Pick<ProcessMember, 'pid' | 'startTime' | 'comm'> & Partial<ProcessMember>): ProcessMember {
+  return {
+    ppid: 0, cgroupPath: undefined, container: undefined, numThreads: 1, residentBytes: 0,
+    cpuUser: 0, cpuSystem: 0, rule: undefined, inheritedFrom: undefined, ...fields,
+  };
+}
