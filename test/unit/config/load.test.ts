@@ -269,7 +269,7 @@ test('config/examples: process-exporter style and openshift-containers load and 
   // a container no source names: its short ID (set by the resolver), its pod by UID, never '//'
   const uid = '0c9d3c3e-6f0e-4a55-9d1f-2b8a7e6c5d41';
   assert.deepEqual(oc.matcher.match(fakeProcess({ pid: 101, ppid: 99, comm: 'x', container: { podUid: uid, container: 'd1035ad30371' } })), {
-    name: `pod${uid}/d1035ad30371`, labels: { class: 'workload', container: 'd1035ad30371', namespace: '', pod: '' },
+    name: `pod${uid}/d1035ad30371`, labels: { class: 'workload', container: 'd1035ad30371', namespace: '', pod: '' }, rule: 2, threads: undefined,
   });
   assert.deepEqual(oc.matcher.match(fakeProcess({ pid: 800, ppid: 1, comm: 'kubelet' })), {
     name: 'kubelet', labels: { class: 'host', container: '', namespace: '', pod: '' }, rule: 3, threads: undefined,
