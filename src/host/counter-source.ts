@@ -21,7 +21,13 @@ export const COUNTERS = {
   io: 2,
   /** status: VmSwap in bytes (a gauge; taskstats has no equivalent) */
   swap: 4,
+  /**
+   * CPU time to the microsecond (taskstats: exact runtime split by the sampled user:system ratio).
+   * Only a binary source fills it; without it the tracker uses the ticks of `stat`, read anyway.
+   */
+  cpu: 8,
 } as const;
+/** the kinds the procfs text source fills (cpu is not among them: `stat` carries it) */
 export const ALL_COUNTERS = COUNTERS.ctxSwitches | COUNTERS.io | COUNTERS.swap;
 
 /** Cumulative counters of one task; only the fields of the kinds a read reported as filled are valid. */
@@ -33,10 +39,13 @@ export interface TaskCounters {
   writeBytes: number;
   /** the process's swapped-out memory, bytes */
   swappedBytes: number;
+  /** CPU time in user and kernel mode, microseconds (COUNTERS.cpu) */
+  cpuUserUs: number;
+  cpuSystemUs: number;
 }
 
 export function emptyTaskCounters(): TaskCounters {
-  return { voluntaryCtxSwitches: 0, nonvoluntaryCtxSwitches: 0, readBytes: 0, writeBytes: 0, swappedBytes: 0 };
+  return { voluntaryCtxSwitches: 0, nonvoluntaryCtxSwitches: 0, readBytes: 0, writeBytes: 0, swappedBytes: 0, cpuUserUs: 0, cpuSystemUs: 0 };
 }
 
 /**
@@ -47,6 +56,8 @@ export function emptyTaskCounters(): TaskCounters {
 export interface TaskRef {
   readonly pid: number;
   readonly tid: number;
+  /** one thread (also the main thread, tid === pid) rather than the whole process */
+  readonly isThread: boolean;
   /** `<procfs>/<pid>` or `<procfs>/<pid>/task/<tid>` */
   readonly dir: string;
   readonly statusPath: string;
@@ -65,4 +76,9 @@ export interface CounterSource {
    * the kinds it would have filled are left out of the result.
    */
   read(task: TaskRef, want: number, into: TaskCounters, failed: (file: string, err: unknown) => void): number;
+  /**
+   * Optional: asks for all of a cycle's tasks at once (a binary source batches its requests), so
+   * the read() calls that follow are served from that one answer.
+   */
+  prefetch?(tasks: readonly TaskRef[], want: number): void;
 }

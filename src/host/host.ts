@@ -57,6 +57,7 @@ export interface ProcessRef extends TaskRef {
 
 /** One thread of a process: its stat path built once; status and io paths only if asked (thread details). */
 export class ThreadRef implements TaskRef {
+  readonly isThread = true;
   private status: string | undefined;
   private io: string | undefined;
   private wchan: string | undefined;
@@ -150,7 +151,7 @@ export class Host {
 
   process(pid: number): ProcessRef {
     const dir = `${this.procfsRoot}/${pid}`;
-    return { pid, tid: pid, dir, statPath: `${dir}/stat`, statusPath: `${dir}/status`, ioPath: `${dir}/io`, wchanPath: `${dir}/wchan`, fdPath: `${dir}/fd`, taskDir: `${dir}/task` };
+    return { pid, tid: pid, isThread: false, dir, statPath: `${dir}/stat`, statusPath: `${dir}/status`, ioPath: `${dir}/io`, wchanPath: `${dir}/wchan`, fdPath: `${dir}/fd`, taskDir: `${dir}/task` };
   }
 
   thread(pid: number, tid: number): ThreadRef {
@@ -173,7 +174,8 @@ export class Host {
     let filled = 0;
     const primary = this.counterSource;
     if (primary && (want & primary.covers) !== 0) filled = primary.read(task, want & primary.covers, into, this.partialFailure);
-    const rest = want & ~(primary?.covers ?? 0) & ALL_COUNTERS;
+    // what the primary source did not fill (not covered, or not for this kind of task) comes from the text files
+    const rest = want & ~filled & ALL_COUNTERS;
     if (rest !== 0) filled |= this.procfsCounters.read(task, rest, into, this.partialFailure);
     return filled;
   }
@@ -183,7 +185,7 @@ export class Host {
     try {
       return readPidWchan(this.reader, task.wchanPath);
     } catch (err) {
-      this.partialFailure(task.tid === task.pid ? 'wchan' : 'task_wchan', err);
+      this.partialFailure(task.isThread ? 'task_wchan' : 'wchan', err);
       return undefined;
     }
   }
@@ -201,6 +203,20 @@ export class Host {
       this.partialFailure('uptime', err);
     }
     return Math.floor((seconds ?? Date.now() / 1000 - host.bootTime) * TICKS_PER_SECOND);
+  }
+
+  /**
+   * Lets the counter source ask for all of this cycle's tasks at once (taskstats batches them);
+   * call before the readCounters() of those tasks. A failure is counted and the reads fall back.
+   */
+  prefetchCounters(tasks: readonly TaskRef[], want: number): void {
+    const source = this.counterSource;
+    if (!source?.prefetch || (want & source.covers) === 0) return;
+    try {
+      source.prefetch(tasks, want & source.covers);
+    } catch (err) {
+      this.partialFailure(source.name, err);
+    }
   }
 
   /** open fds, -1 when unknown */

@@ -14,7 +14,7 @@ export class ProcfsCounterSource implements CounterSource {
 
   read(task: TaskRef, want: number, into: TaskCounters, failed: (file: string, err: unknown) => void): number {
     let filled = 0;
-    const thread = task.tid !== task.pid;
+    const thread = task.isThread;
     if ((want & STATUS_KINDS) !== 0) {
       try {
         const status = readPidStatus(this.reader, task.statusPath);

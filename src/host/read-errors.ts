@@ -1,4 +1,5 @@
 import { ParseError, ProcReadError } from '../errors.js';
+import { NetlinkError } from '../taskstats/netlink-socket.js';
 
 /**
  * Files of processes that could not be read in one cycle, as data: counts by file kind ("stat",
@@ -21,6 +22,7 @@ export class ReadErrors {
     let errno: string;
     if (err instanceof ProcReadError) errno = err.errno;
     else if (err instanceof ParseError) errno = 'parse';
+    else if (err instanceof NetlinkError) errno = err.errno;
     else return false;
     if (kind === 'procRead') this.procRead++;
     else this.partial++;
