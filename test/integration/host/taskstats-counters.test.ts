@@ -117,8 +117,9 @@ test('every counter of taskstats lies between two procfs reads; both sources mon
       within(`${name} nonvoluntary`, t.c.nonvoluntaryCtxSwitches, b.c.nonvoluntaryCtxSwitches, a.c.nonvoluntaryCtxSwitches);
       within(`${name} read_bytes`, t.c.readBytes, b.c.readBytes, a.c.readBytes);
       within(`${name} write_bytes`, t.c.writeBytes, b.c.writeBytes, a.c.writeBytes);
-      within(`${name} user`, t.c.cpuUserUs, b.statUserUs, a.statUserUs, TICK_US);
-      within(`${name} system`, t.c.cpuSystemUs, b.statSystemUs, a.statSystemUs, TICK_US);
+      // stat truncates the kernel's value to whole ticks: that value lies in [ticks, ticks + 1 tick)
+      within(`${name} user`, t.c.cpuUserUs, b.statUserUs, a.statUserUs + TICK_US, TICK_US);
+      within(`${name} system`, t.c.cpuSystemUs, b.statSystemUs, a.statSystemUs + TICK_US, TICK_US);
       const key = isProcess ? 'p' : `t${tasks[i]?.ref.tid}`;
       for (const [field, v] of Object.entries({ ...t.c, statUser: b.statUserUs, statSystem: b.statSystemUs, pvol: b.c.voluntaryCtxSwitches, pread: b.c.readBytes })) {
         monotonic(`${key}.${field}`, v);
