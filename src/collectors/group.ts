@@ -1,6 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { CycleSnapshot, GroupSnapshot } from '../grouper/snapshot.js';
-import { DELAY_KINDS } from '../tracker/exit-credit.js';
+import { DELAY_KINDS } from '../taskstats/exit-record.js';
 import type { Collector } from './collector.js';
 
 type Labels = Record<string, string>;

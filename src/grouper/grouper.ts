@@ -1,5 +1,5 @@
 import type { GroupAssignment } from '../config/attributes.js';
-import { DELAY_KINDS } from '../tracker/exit-credit.js';
+import { DELAY_KINDS } from '../taskstats/exit-record.js';
 import { TICKS_PER_SECOND, type TrackerResult } from '../tracker/tracker.js';
 import type { ProcessDelta, ProcessUpdate } from '../tracker/updates.js';
 import type { CycleSnapshot, GroupSnapshot, ProcessMember, ThreadGroupSnapshot } from './snapshot.js';

@@ -1,4 +1,5 @@
-import type { TaskDelays } from '../tracker/exit-credit.js';import type { ContainerIdentity } from '../cgroup/types.js';
+import type { ContainerIdentity } from '../cgroup/types.js';
+import type { TaskDelays } from '../taskstats/exit-record.js';
 
 /**
  * What one collection cycle produces: per-group accumulators (monotonic counters, current gauges)

@@ -183,6 +183,11 @@ export class NetlinkSocket {
     return this.fd < 0;
   }
 
+  /** the socket's fd, for fstat (its inode names it in /proc/self/net/netlink); -1 once closed */
+  get fileDescriptor(): number {
+    return this.fd;
+  }
+
   private trySetOption(level: number, name: number, value: number): boolean {
     this.int32.writeInt32LE(value, 0);
     return this.b.setsockopt(this.fd, level, name, this.int32, 4) === 0;

@@ -22,51 +22,16 @@
  * vanished process, a parent's grown cutime) is already in the batch of that cycle.
  */
 import type { GroupAssignment, ProcessAttributes } from '../config/attributes.js';
+import type { ExitRecord, TaskDelays } from '../taskstats/exit-record.js';
 import { type ProcessDelta, zeroDelta } from './updates.js';
+
+export type { ExitRecord, TaskDelays };
 
 /**
  * Start times of a record (wall clock, 1 s resolution) and of a walk (boot time + ticks) differ by
  * rounding; a pid reused within this window (pid_max forks in 2 s) would be taken for the same process.
  */
 export const START_SLACK_SECONDS = 2;
-
-/** Delay accounting of a task, seconds (kernel.task_delayacct; cpu run-queue delay is always kept). */
-export interface TaskDelays {
-  /** waiting on a run queue */
-  cpu: number;
-  /** waiting for synchronous block I/O */
-  blkio: number;
-  /** waiting for swap-in */
-  swapin: number;
-  /** waiting in direct memory reclaim */
-  reclaim: number;
-}
-
-export const DELAY_KINDS = ['cpu', 'blkio', 'swapin', 'reclaim'] as const satisfies readonly (keyof TaskDelays)[];
-
-export function zeroDelays(): TaskDelays {
-  return { cpu: 0, blkio: 0, swapin: 0, reclaim: 0 };
-}
-
-/** One exiting task, decoded from a taskstats exit record. */
-export interface ExitRecord {
-  pid: number;
-  tgid: number;
-  /** parent at exit (after any re-parenting) */
-  ppid: number;
-  uid: number;
-  comm: string;
-  /** start of the thread group (its leader), unix seconds */
-  startSeconds: number;
-  /** the last task of its thread group: the process is dead */
-  groupDead: boolean;
-  /** this task's final counters (CPU in seconds, exact) */
-  counters: ProcessDelta;
-  /** undefined when the kernel keeps no delay accounting */
-  delays: TaskDelays | undefined;
-  /** on the last task of a multi-threaded process: CPU seconds of all its threads */
-  groupCpuSeconds: number | undefined;
-}
 
 /** What the walks know of a tracked process, as the exit accounting needs it. */
 export interface TrackedView {
@@ -133,7 +98,7 @@ function addInto(acc: ProcessDelta, d: ProcessDelta): void {
 
 function addDelays(acc: TaskDelays | undefined, d: TaskDelays | undefined): TaskDelays | undefined {
   if (!d) return acc;
-  const out = acc ?? zeroDelays();
+  const out = acc ?? { cpu: 0, blkio: 0, swapin: 0, reclaim: 0 };
   out.cpu += d.cpu;
   out.blkio += d.blkio;
   out.swapin += d.swapin;

@@ -1,17 +1,9 @@
 import type { GroupAssignment } from '../config/attributes.js';
 import type { ProcessMember } from '../grouper/snapshot.js';
+import type { TaskCounterSet } from '../taskstats/exit-record.js';
 
 /** Increments since the last cycle (seconds, counts, bytes); never negative. */
-export interface ProcessDelta {
-  cpuUser: number;
-  cpuSystem: number;
-  minorFaults: number;
-  majorFaults: number;
-  readBytes: number;
-  writeBytes: number;
-  voluntaryCtxSwitches: number;
-  nonvoluntaryCtxSwitches: number;
-}
+export type ProcessDelta = TaskCounterSet;
 
 /** What one tracked thread (or a process's exited threads/children) adds this cycle. */
 export interface ThreadUpdate extends ProcessDelta {
