@@ -29,5 +29,6 @@ export const EXPORTER_FLAGS = {
   'collector.psi.averages': boolFlag(false, 'also export PSI avg10/avg60/avg300 as ratios'),
   'collector.perf': boolFlag(false, 'enable the perf counter collector (also: perf.enabled in the config, env PERF_COLLECTOR_ENABLED)'),
   'path.rootfs': stringFlag('/', 'host root filesystem mount (e.g. /host in a DaemonSet): prefix for cgroupfs and container runtime files'),
+  'exit-records': boolFlag(true, 'credit every exiting task exactly from the kernel\'s taskstats exit records (needs CAP_NET_ADMIN, the host network and PID namespaces); without them exited children are credited through their parent\'s cutime'),
   'path.cgroup2': stringFlag('', 'cgroup v2 mount to use instead of discovering it from mountinfo'),
 };

@@ -10,6 +10,7 @@ export class HostCollector implements Collector {
   readonly name = 'host';
   private hostCpu!: Counter;
   private unaccounted!: Counter;
+  private exitRecords!: Counter;
 
   register(registry: Registry): void {
     this.hostCpu = new Counter({
@@ -23,6 +24,12 @@ export class HostCollector implements Collector {
       help: 'Host process CPU since the exporter started that no group accounts for (host minus all groups, never decreasing)',
       registers: [registry],
     });
+    this.exitRecords = new Counter({
+      name: 'procgroup_exporter_exit_records_total',
+      help: 'taskstats exit records received (state="received") and lost to a full receive buffer (state="lost"); absent without exit records',
+      labelNames: ['state'],
+      registers: [registry],
+    });
   }
 
   update(cycle: CycleSnapshot): void {
@@ -30,10 +37,15 @@ export class HostCollector implements Collector {
     this.hostCpu.inc({ mode: 'user' }, cycle.host.user);
     this.hostCpu.inc({ mode: 'system' }, cycle.host.system);
     this.unaccounted.inc(cycle.host.unaccounted);
+    if (cycle.exitRecords) {
+      this.exitRecords.inc({ state: 'received' }, cycle.exitRecords.received);
+      this.exitRecords.inc({ state: 'lost' }, cycle.exitRecords.lost);
+    }
   }
 
   reset(): void {
     this.hostCpu.reset();
     this.unaccounted.reset();
+    this.exitRecords.reset();
   }
 }

@@ -200,6 +200,7 @@ export class Grouper {
         partialErrors: this.partialErrors,
         byCause: this.byCause,
       },
+      exitRecords: result.exitRecords,
     };
   }
 }

@@ -127,4 +127,6 @@ export interface CycleSnapshot {
   groups: readonly GroupSnapshot[];
   host: HostCpu;
   errors: ErrorCounts;
+  /** taskstats exit records since start-up; undefined when the exporter runs without them */
+  exitRecords?: { received: number; lost: number };
 }

@@ -199,5 +199,6 @@ export class Collection {
   async close(): Promise<void> {
     await this.inflight;
     for (const c of this.opts.collectors) await c.close?.();
+    this.opts.tracker.close();
   }
 }

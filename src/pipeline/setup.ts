@@ -17,6 +17,7 @@ import { Grouper } from '../grouper/grouper.js';
 import type { Logger } from '../log.js';
 import { defaultConfigPath, version } from '../package-info.js';
 import { basePageSize } from '../procfs/page-size.js';
+import { openExitRecords } from '../taskstats/exit-records-setup.js';
 import { Tracker } from '../tracker/tracker.js';
 import type { EXPORTER_FLAGS } from '../cli/exporter-flags.js';
 import { FlagError, type FlagValues } from '../cli/flags.js';
@@ -78,6 +79,7 @@ export function buildPipeline(flags: ExporterFlags, grouping: ReturnType<Groupin
     gatherSmaps: flags['gather-smaps'],
     recheck: flags.recheck,
     pageSize,
+    exitRecords: flags['exit-records'] ? openExitRecords(flags.procfs, log) : undefined,
   });
   const grouper = new Grouper({
     removeEmptyGroups: flags['remove-empty-groups'],

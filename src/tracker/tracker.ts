@@ -40,6 +40,10 @@ export interface TrackerOptions {
 export interface ExitRecordSource {
   /** every record received since the last call; called once per cycle, after the walk's listing */
   drain(): readonly ExitRecord[];
+  /** records received and lost (receive buffer overflow) since the start */
+  readonly received: number;
+  readonly lost: number;
+  close(): void;
 }
 
 export interface TrackerErrors {
@@ -55,6 +59,8 @@ export interface TrackerResult {
   errors: TrackerErrors;
   /** exited tasks' credits and process starts/exits, per group */
   exits: ExitCredit[];
+  /** undefined without exit records */
+  exitRecords: { received: number; lost: number } | undefined;
 }
 
 /**
@@ -191,6 +197,10 @@ export class Tracker {
     return this.ignored.size;
   }
 
+  close(): void {
+    this.opts.exitRecords?.close();
+  }
+
   async update(): Promise<TrackerResult> {
     const cycle = ++this.cycle;
     this.errors = { procReadErrors: 0, partialErrors: 0, byCause: new Map() };
@@ -253,7 +263,9 @@ export class Tracker {
       updates.push(this.refresh(st, cycle));
       if (st.firstCycle === cycle && cycle > 1 && st.churn) exits.push(churnEntry(st, 1, 0));
     }
-    return { cycle, updates, host, errors: this.errors, exits };
+    const source = this.opts.exitRecords;
+    const exitRecords = source ? { received: source.received, lost: source.lost } : undefined;
+    return { cycle, updates, host, errors: this.errors, exits, exitRecords };
   }
 
   /**

@@ -37,6 +37,9 @@ function setup() {
         pending = [];
         return out;
       },
+      received: 0,
+      lost: 0,
+      close: () => undefined,
     },
   });
   const grouper = new Grouper({ removeEmptyGroups: false, gatherSmaps: false, threadNameTtlCycles: 40 });
