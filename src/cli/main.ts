@@ -15,6 +15,7 @@ const SUBCOMMANDS: Record<string, () => Promise<SubcommandModule>> = {
   report: () => import('./report.js'),
   deploy: () => import('./deploy.js'),
   delete: () => import('./delete.js'),
+  prom: () => import('./prom.js'),
 };
 
 function usage(): string {
@@ -39,7 +40,9 @@ async function main(argv: string[]): Promise<number> {
   return mod.run(rest);
 }
 
-main(process.argv.slice(2)).then(
+// installed as the `prom` bin too (package.json): the seed's tool, same command line
+const invokedAs = process.argv[1]?.split('/').pop();
+main(invokedAs === 'prom' ? ['prom', ...process.argv.slice(2)] : process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },

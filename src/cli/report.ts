@@ -174,7 +174,7 @@ export async function readCaBundle(path: string): Promise<string> {
   return text;
 }
 
-function notes(report: Report): string[] {
+export function notes(report: Report): string[] {
   const lines = report.sources
     .filter((s) => s.basis === 'raw')
     .map((s) => {
@@ -187,7 +187,8 @@ function notes(report: Report): string[] {
           : 'OpenShift monitoring records it, other clusters need the rule)')
       );
     });
-  return [...lines, ...report.warnings.map((w) => `warning: Prometheus: ${w}`)];
+  const missing = report.missing.map((m) => `warning: left out: ${m.reason}`);
+  return [...lines, ...missing, ...report.warnings.map((w) => `warning: Prometheus: ${w}`)];
 }
 
 export async function run(argv: string[]): Promise<number> {

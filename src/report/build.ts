@@ -46,12 +46,20 @@ export interface SourceReport {
   total: ReportRow;
 }
 
+/** A source asked for that had no data: why, in words that say what to check. */
+export interface MissingSource {
+  source: SourceName;
+  reason: string;
+}
+
 export interface Report {
   url: string;
   at: Date;
   window: Window;
   sortBy: Stat;
   sources: SourceReport[];
+  /** sources without data; only ever non-empty when another source has some */
+  missing: MissingSource[];
   /** warnings Prometheus attached to its answers */
   warnings: string[];
 }
@@ -67,8 +75,17 @@ export async function buildReport(client: Client, opts: ReportOptions): Promise<
     warnings.push(...res.warnings);
     return res.samples;
   };
-  const sources = await Promise.all(opts.sources.map((s) => buildSource(SOURCES[s], query, opts)));
-  return { url: client.url, at: opts.at, window: opts.window, sortBy: opts.sortBy, sources, warnings: [...new Set(warnings)] };
+  const settled = await Promise.allSettled(opts.sources.map((s) => buildSource(SOURCES[s], query, opts)));
+  const sources: SourceReport[] = [];
+  const missing: MissingSource[] = [];
+  settled.forEach((r, i) => {
+    if (r.status === 'fulfilled') sources.push(r.value);
+    else if (r.reason instanceof ExporterError && r.reason.code === 'REPORT_NO_DATA') missing.push({ source: opts.sources[i] as SourceName, reason: r.reason.message });
+    else throw r.reason;
+  });
+  // one source without data is worth a report of the others; none with data is an error
+  if (sources.length === 0) throw new ExporterError('REPORT_NO_DATA', missing.map((m) => m.reason).join('\n'));
+  return { url: client.url, at: opts.at, window: opts.window, sortBy: opts.sortBy, sources, missing, warnings: [...new Set(warnings)] };
 }
 
 type Query = (expr: string) => Promise<Sample[]>;

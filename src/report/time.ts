@@ -23,3 +23,15 @@ export function parseInstant(s: string): Date | undefined {
   const d = /^\d+(?:\.\d+)?$/.test(s) ? new Date(Number(s) * 1000) : RFC3339_RE.test(s) ? new Date(s) : undefined;
   return d && !Number.isNaN(d.getTime()) ? d : undefined;
 }
+
+const ZONELESS_RE = /^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$/;
+
+/**
+ * As parseInstant, and a date or date-time without a zone read as UTC (the seed's `prom -T`),
+ * e.g. 2024-05-01, 2024-05-01 12:00, 2024-05-01T12:00:00.
+ */
+export function parseInstantUtc(s: string): Date | undefined {
+  if (!ZONELESS_RE.test(s)) return parseInstant(s);
+  const d = new Date(`${s.length === 10 ? `${s}T00:00` : s.replace(/[t ]/, 'T')}Z`);
+  return Number.isNaN(d.getTime()) ? undefined : d;
+}

@@ -20,12 +20,12 @@ function allRows(report: Report): ReportRow[] {
  */
 const SIGNIFICANT_DIGITS = 12;
 
-function tidy(n: number): number {
+export function tidy(n: number): number {
   return Number.isFinite(n) ? Number(n.toPrecision(SIGNIFICANT_DIGITS)) : n;
 }
 
 /** Shortest decimal of the tidied value, with Prometheus's spelling of the non-finite values. */
-function formatNumber(n: number): string {
+export function formatNumber(n: number): string {
   if (Number.isFinite(n)) return String(tidy(n));
   return Number.isNaN(n) ? 'NaN' : n > 0 ? '+Inf' : '-Inf';
 }
@@ -55,6 +55,7 @@ function toDocument(report: Report): Record<string, unknown> {
     unit: 'cores',
     sortBy: report.sortBy,
     sources: report.sources.map((s) => ({ source: s.source, basis: s.basis, expression: s.expression })),
+    ...(report.missing.length > 0 ? { missing: report.missing } : {}),
     rows: allRows(report).map((r) => ({
       kind: r.kind,
       ...(r.namespace !== undefined ? { namespace: r.namespace } : {}),

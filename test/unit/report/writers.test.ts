@@ -18,6 +18,7 @@ const report = (sources: SourceReport[]): Report => ({
   window: { range: '1h' },
   sortBy: 'avg',
   sources,
+  missing: [],
   warnings: [],
 });
 
