@@ -7,6 +7,7 @@ import { type ExporterServer, listen } from '../server/listen.js';
 import { WebConfigError } from '../server/web-config.js';
 import { EXPORTER_FLAGS } from './exporter-flags.js';
 import { flagUsage, parseFlags } from './flags.js';
+import { pipelineGroups } from '../pipeline/groups-source.js';
 import { baseRegistry, buildPipeline, collectOnce, type ExporterFlags, groupingSource, type Pipeline } from '../pipeline/setup.js';
 
 export function parseListenAddress(address: string): { host: string | undefined; port: number } {
@@ -118,6 +119,7 @@ export async function run(argv: string[]): Promise<number> {
     maxRequests: flags['web.max-requests'],
     writeTimeoutMs: flags['web.write-timeout'],
     psi: () => pipeline.psi?.report(),
+    groups: pipelineGroups(() => pipeline, Math.max(flags['collect.min-interval'], 1000)),
     reload: flags['web.enable-lifecycle'] ? reload : undefined,
     log,
     version,

@@ -287,6 +287,12 @@ export class RuleMatcher implements ProcessMatcher {
     return { verdicts, assignment: undefined };
   }
 
+  /** rule `index` of process_names as written, one line */
+  describeRule(index: number): string | undefined {
+    const r = this.rules.find((x) => x.index === index);
+    return r && ruleSummary(r.source);
+  }
+
   /** The group of a process that matched `r` (captures of the last mismatch() call in scope). */
   private assign(r: CompiledRule, facts: ProcessFacts): GroupAssignment {
     const labels: Record<string, string> = { ...this.emptyLabels };

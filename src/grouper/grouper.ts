@@ -165,6 +165,8 @@ export class Grouper {
       for (const [name, t] of acc.threads) {
         if (t.lastSeenCycle !== cycle) {
           t.count = 0;
+          t.lastCycleCpu.user = 0;
+          t.lastCycleCpu.system = 0;
           if (cycle - t.lastSeenCycle > this.opts.threadNameTtlCycles) acc.threads.delete(name);
         }
       }
@@ -269,6 +271,7 @@ function addThread(threads: Map<string, ThreadAccum>, name: string, t: ProcessUp
     acc = {
       count: 0,
       cpu: { user: 0, system: 0 },
+      lastCycleCpu: { user: 0, system: 0 },
       majorFaults: 0,
       minorFaults: 0,
       readBytes: 0,
@@ -281,8 +284,12 @@ function addThread(threads: Map<string, ThreadAccum>, name: string, t: ProcessUp
   }
   if (acc.lastSeenCycle !== cycle) {
     acc.count = 0;
+    acc.lastCycleCpu.user = 0;
+    acc.lastCycleCpu.system = 0;
     acc.lastSeenCycle = cycle;
   }
   acc.count += t.alive;
+  acc.lastCycleCpu.user += t.cpuUser;
+  acc.lastCycleCpu.system += t.cpuSystem;
   addDelta(acc, t);
 }

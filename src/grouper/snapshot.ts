@@ -17,6 +17,8 @@ export interface ThreadGroupSnapshot {
   /** threads currently alive with this name */
   count: number;
   cpu: CpuCounters;
+  /** CPU added in the last cycle (seconds): rates for top and the groups page */
+  lastCycleCpu: CpuCounters;
   majorFaults: number;
   minorFaults: number;
   /** only filled when per-thread details are enabled */

@@ -4,6 +4,7 @@ import { gzip as gzipCallback } from 'node:zlib';
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from '../log.js';
+import { type GroupsSource, groupsRoutes } from './groups-pages.js';
 import { OPENMETRICS_CONTENT_TYPE, prefersOpenMetrics, toOpenMetrics } from './openmetrics.js';
 
 const gzip = promisify(gzipCallback);
@@ -27,6 +28,8 @@ export interface AppOptions {
   maxRequestsPerClient?: number;
   /** a client that has not read the whole answer this long after it was ready is cut off; default 30 s */
   writeTimeoutMs?: number;
+  /** the groups for `/`, /groups/<name> and /api/groups (absent: the pages say there is no collection) */
+  groups?: GroupsSource;
   /** JSON for /psi; absent, or returning undefined, while the PSI collector is off */
   psi?: () => unknown;
   /** POST /-/reload (absent: 403, -web.enable-lifecycle is off); resolves with an error message when the new config was rejected */
@@ -186,21 +189,13 @@ export function createApp(opts: AppOptions): Koa {
     ctx.body = error === undefined ? 'config reloaded\n' : 'config rejected, keeping the last good one; the exporter log names the file, line and field\n';
   });
 
-  router.get('/', (ctx) => {
-    ctx.type = 'text/html';
-    const links = [[opts.telemetryPath, 'Metrics'], ['/health', 'Health'], ['/psi', 'Pressure (PSI) as JSON']];
-    ctx.body = `<!doctype html><html><head><title>procgroup-exporter</title></head><body>
-<h1>procgroup-exporter ${escapeHtml(opts.version)}</h1>
-<p>Per-group process metrics, a drop-in replacement for process-exporter.</p>
-<ul>${links.map(([href, text]) => `<li><a href="${escapeHtml(href ?? '')}">${escapeHtml(text ?? '')}</a></li>`).join('')}</ul>
-</body></html>\n`;
+  groupsRoutes(router, {
+    groups: opts.groups ?? { view: () => Promise.resolve(undefined) },
+    version: opts.version,
+    links: [[opts.telemetryPath, 'Metrics'], ['/api/groups', 'Groups as JSON'], ['/health', 'Health'], ['/psi', 'Pressure (PSI) as JSON']],
   });
 
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
