@@ -52,7 +52,7 @@ function startTime(pid: number): { startTime: number; numThreads: number } {
 
 function snapshot(cycle: number, members: ProcessMember[]): CycleSnapshot {
   const group = { key: 'bench', name: 'bench', labels: {}, members } as unknown as GroupSnapshot;
-  return { timeMs: Date.now(), intervalSeconds: 0, durationSeconds: 0, cycle, groups: [group], host: { user: 0, system: 0, unaccounted: 0 }, errors: { scrapeErrors: 0, procReadErrors: 0, partialErrors: 0, byCause: new Map() } };
+  return { timeMs: Date.now(), intervalSeconds: 0, durationSeconds: 0, cycle, groups: [group], host: { user: 0, system: 0, unaccounted: 0 }, errors: { scrapeErrors: 0, procReadErrors: 0, partialErrors: 0, byFile: new Map() } };
 }
 
 function cpuMs(): number {

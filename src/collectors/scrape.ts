@@ -35,9 +35,8 @@ export class ScrapeCollector implements Collector {
     this.m.scrapeErrors.inc(errors.scrapeErrors);
     this.m.procRead.inc(errors.procReadErrors);
     this.m.partial.inc(errors.partialErrors);
-    for (const [cause, n] of errors.byCause) {
-      const sep = cause.lastIndexOf(':');
-      this.m.byCause.inc({ file: cause.slice(0, sep), errno: cause.slice(sep + 1) }, n);
+    for (const [file, byErrno] of errors.byFile) {
+      for (const [errno, n] of byErrno) this.m.byCause.inc({ file, errno }, n);
     }
   }
 

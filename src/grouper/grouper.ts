@@ -1,6 +1,8 @@
 import type { GroupAssignment } from '../config/attributes.js';
+import { addReadErrors } from '../host/read-errors.js';
+import { TICKS_PER_SECOND } from '../procfs/pid-stat.js';
 import { DELAY_KINDS } from '../taskstats/exit-record.js';
-import { TICKS_PER_SECOND, type TrackerResult } from '../tracker/tracker.js';
+import type { TrackerResult } from '../tracker/tracker.js';
 import type { ProcessDelta, ProcessUpdate } from '../tracker/updates.js';
 import type { CycleSnapshot, GroupSnapshot, ProcessMember, ThreadGroupSnapshot } from './snapshot.js';
 import { type ThreadNameOptions, ThreadNamer } from './thread-names.js';
@@ -83,7 +85,7 @@ export class Grouper {
   private unaccounted = 0;
   private procReadErrors = 0;
   private partialErrors = 0;
-  private byCause = new Map<string, number>();
+  private readonly byFile = new Map<string, Map<string, number>>();
   /** a previous grouper's groups (config reload), taken over when a group of the same key appears */
   private inherited: Map<string, GroupAccum> | undefined;
   private readonly threadNamer: ThreadNamer;
@@ -104,7 +106,7 @@ export class Grouper {
     this.unaccounted = previous.unaccounted;
     this.procReadErrors = previous.procReadErrors;
     this.partialErrors = previous.partialErrors;
-    this.byCause = new Map(previous.byCause);
+    addReadErrors(this.byFile, previous.byFile);
   }
 
   private inherit(key: string): GroupAccum | undefined {
@@ -178,9 +180,9 @@ export class Grouper {
     const hostSince = (hostUserTicks - this.hostBaseTicks.user + hostSystemTicks - this.hostBaseTicks.system) / TICKS_PER_SECOND;
     this.unaccounted = Math.max(this.unaccounted, hostSince - this.creditedCpu);
 
-    this.procReadErrors += result.errors.procReadErrors;
-    this.partialErrors += result.errors.partialErrors;
-    for (const [cause, n] of result.errors.byCause) this.byCause.set(cause, (this.byCause.get(cause) ?? 0) + n);
+    this.procReadErrors += result.errors.procRead;
+    this.partialErrors += result.errors.partial;
+    addReadErrors(this.byFile, result.errors.byFile);
 
     const timeMs = Date.now();
     const intervalSeconds = this.lastTimeMs === undefined ? 0 : (timeMs - this.lastTimeMs) / 1000;
@@ -200,7 +202,7 @@ export class Grouper {
         scrapeErrors,
         procReadErrors: this.procReadErrors,
         partialErrors: this.partialErrors,
-        byCause: this.byCause,
+        byFile: this.byFile,
       },
       exitRecords: result.exitRecords,
     };

@@ -1,10 +1,11 @@
-import type { ContainerIdentity } from '../cgroup/types.js';
-import type { TaskDelays } from '../taskstats/exit-record.js';
-
 /**
  * What one collection cycle produces: per-group accumulators (monotonic counters, current gauges)
  * and the live member processes, which the PSI and perf collectors attach to.
  */
+import type { TaskDelays } from '../taskstats/exit-record.js';
+import type { ProcessMember } from '../tracker/updates.js';
+
+export type { ProcessMember };
 
 export interface CpuCounters {
   /** seconds */
@@ -28,26 +29,6 @@ export interface ThreadGroupSnapshot {
   nonvoluntaryCtxSwitches: number;
 }
 
-export interface ProcessMember {
-  pid: number;
-  ppid: number;
-  /** clock ticks since boot: with pid, the identity of the process */
-  startTime: number;
-  comm: string;
-  /** cgroup v2 path (the `0::` line of /proc/<pid>/cgroup), when it has been read */
-  cgroupPath: string | undefined;
-  /** Kubernetes identity, when matching already resolved it */
-  container: ContainerIdentity | undefined;
-  numThreads: number;
-  residentBytes: number;
-  /** CPU added in the last cycle, seconds (own, plus reaped children's credit) */
-  cpuUser: number;
-  cpuSystem: number;
-  /** index of the config rule it matched; undefined when it joined an ancestor's group (or legacy flags) */
-  rule: number | undefined;
-  /** pid of the tracked parent whose group it joined (-children), undefined when it matched a rule */
-  inheritedFrom: number | undefined;
-}
 
 export interface GroupStates {
   running: number;
@@ -105,8 +86,8 @@ export interface ErrorCounts {
   procReadErrors: number;
   /** processes read only in part (e.g. io denied) */
   partialErrors: number;
-  /** partial/read errors by cause, e.g. "io:EACCES" */
-  byCause: ReadonlyMap<string, number>;
+  /** read errors since start-up: file ("io", "stat", ...) -> errno ("EACCES", "parse") -> count */
+  byFile: ReadonlyMap<string, ReadonlyMap<string, number>>;
 }
 
 export interface HostCpu {

@@ -20,7 +20,7 @@ import { UserNames } from '../procfs/passwd.js';
 import { readPidCgroup } from '../procfs/pid-cgroup.js';
 import { type PidLimits, readPidLimits } from '../procfs/pid-limits.js';
 import { type PidSmapsRollup, readPidSmapsRollup } from '../procfs/pid-smaps-rollup.js';
-import { type PidStat, readPidStat } from '../procfs/pid-stat.js';
+import { type PidStat, readPidStat, TICKS_PER_SECOND } from '../procfs/pid-stat.js';
 import { type ProcStat, readProcStat } from '../procfs/proc-stat.js';
 import { readPidWchan } from '../procfs/pid-wchan.js';
 import { readUptime } from '../procfs/uptime.js';
@@ -29,9 +29,6 @@ import { LazyProcessAttributes, type AttributeSources } from './process-attribut
 import { ProcfsCounterSource } from './procfs-counters.js';
 import { GONE, ProcReader } from './proc-reader.js';
 import { ReadErrors } from './read-errors.js';
-
-/** USER_HZ: the unit of /proc tick counts, fixed at 100 for user space on every Linux arch. */
-export const TICKS_PER_SECOND = 100;
 
 export interface HostOptions {
   /** procfs mount, e.g. /proc, or /host/proc in a container */
@@ -48,7 +45,7 @@ export interface HostOptions {
 }
 
 /** The files of one process, paths built once per identity. */
-export interface ProcessRef extends TaskRef {
+export interface ProcessFiles extends TaskRef {
   readonly statPath: string;
   readonly wchanPath: string;
   readonly fdPath: string;
@@ -56,7 +53,7 @@ export interface ProcessRef extends TaskRef {
 }
 
 /** One thread of a process: its stat path built once; status and io paths only if asked (thread details). */
-export class ThreadRef implements TaskRef {
+export class ThreadFiles implements TaskRef {
   readonly isThread = true;
   private status: string | undefined;
   private io: string | undefined;
@@ -149,14 +146,14 @@ export class Host {
     return `${this.procfsRoot}/${pid}/stat`;
   }
 
-  process(pid: number): ProcessRef {
+  process(pid: number): ProcessFiles {
     const dir = `${this.procfsRoot}/${pid}`;
     return { pid, tid: pid, isThread: false, dir, statPath: `${dir}/stat`, statusPath: `${dir}/status`, ioPath: `${dir}/io`, wchanPath: `${dir}/wchan`, fdPath: `${dir}/fd`, taskDir: `${dir}/task` };
   }
 
-  thread(pid: number, tid: number): ThreadRef {
+  thread(pid: number, tid: number): ThreadFiles {
     // join() gives a flat string; a template literal leaves a cons string behind once flattened
-    return new ThreadRef(pid, tid, [this.procfsRoot, '/', pid, '/task/', tid, '/stat'].join(''));
+    return new ThreadFiles(pid, tid, [this.procfsRoot, '/', pid, '/task/', tid, '/stat'].join(''));
   }
 
   /** A process's or thread's stat parsed into `into`; undefined when gone or unreadable (counted). */
@@ -181,7 +178,7 @@ export class Host {
   }
 
   /** The kernel function a process or thread waits in ("" for none); undefined when gone or unreadable (counted). */
-  readWchan(task: ProcessRef | ThreadRef): string | undefined {
+  readWchan(task: ProcessFiles | ThreadFiles): string | undefined {
     try {
       return readPidWchan(this.reader, task.wchanPath);
     } catch (err) {
@@ -220,7 +217,7 @@ export class Host {
   }
 
   /** open fds, -1 when unknown */
-  countFds(p: ProcessRef): number {
+  countFds(p: ProcessFiles): number {
     try {
       const n = this.reader.countFds(p.fdPath);
       return n === GONE ? -1 : n;
@@ -230,7 +227,7 @@ export class Host {
     }
   }
 
-  readLimits(p: ProcessRef): PidLimits | undefined {
+  readLimits(p: ProcessFiles): PidLimits | undefined {
     try {
       return readPidLimits(this.reader, `${p.dir}/limits`);
     } catch (err) {
@@ -239,7 +236,7 @@ export class Host {
     }
   }
 
-  readSmapsRollup(p: ProcessRef): PidSmapsRollup | undefined {
+  readSmapsRollup(p: ProcessFiles): PidSmapsRollup | undefined {
     try {
       return readPidSmapsRollup(this.reader, `${p.dir}/smaps_rollup`);
     } catch (err) {
@@ -249,7 +246,7 @@ export class Host {
   }
 
   /** thread ids of a process; undefined when the list could not be read (counted) */
-  listThreads(p: ProcessRef): number[] | undefined {
+  listThreads(p: ProcessFiles): number[] | undefined {
     try {
       return this.reader.listIds(p.taskDir);
     } catch (err) {
@@ -264,8 +261,13 @@ export class Host {
     return new LazyProcessAttributes(stat, this.attributeSources);
   }
 
+  /** the user name of a uid, from the host's passwd (empty when unknown) */
+  userName(uid: number): string {
+    return this.userNames.name(uid);
+  }
+
   /** The process's cgroup v2 path as of now (it can be moved); undefined when gone or unreadable (counted). */
-  readCgroupPath(p: ProcessRef): string | undefined {
+  readCgroupPath(p: ProcessFiles): string | undefined {
     try {
       return readPidCgroup(this.reader, `${p.dir}/cgroup`)?.v2Path;
     } catch (err) {

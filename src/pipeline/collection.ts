@@ -154,7 +154,7 @@ export class Collection {
         cycle: previous?.cycle ?? 0,
         groups: [],
         host: previous?.host ?? { user: 0, system: 0, unaccounted: 0 },
-        errors: { ...(previous?.errors ?? { procReadErrors: 0, partialErrors: 0, byCause: new Map() }), scrapeErrors: this.scrapeErrors },
+        errors: { ...(previous?.errors ?? { procReadErrors: 0, partialErrors: 0, byFile: new Map() }), scrapeErrors: this.scrapeErrors },
       };
       await this.updateCollectors(failed);
       this.last = { attempt, snapshot: undefined };

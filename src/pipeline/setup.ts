@@ -1,5 +1,4 @@
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import { ContainerNameResolver } from '../cgroup/container-names.js';
 import type { Collector } from '../collectors/collector.js';
 import { Collection } from './collection.js';
 import { PerfCollector } from '../collectors/perf.js';
@@ -17,6 +16,7 @@ import { Grouper } from '../grouper/grouper.js';
 import type { Logger } from '../log.js';
 import { defaultConfigPath, version } from '../package-info.js';
 import { basePageSize } from '../procfs/page-size.js';
+import { Host } from '../host/host.js';
 import { openExitRecords } from '../taskstats/exit-records-setup.js';
 import { Tracker } from '../tracker/tracker.js';
 import type { EXPORTER_FLAGS } from '../cli/exporter-flags.js';
@@ -62,16 +62,9 @@ const pageSize = basePageSize();
 export function buildPipeline(flags: ExporterFlags, grouping: ReturnType<GroupingSource['load']>, log: Logger, env: NodeJS.ProcessEnv = process.env): Pipeline {
   const { matcher, config } = grouping;
   const registry = new Registry();
-  const containers = new ContainerNameResolver({
-    // container runtime files sit under the host root (--path.rootfs=/host in a DaemonSet)
-    hostRoot: flags['path.rootfs'],
-    onError: (err) => log.warn('cannot read container names', { err: err.message }),
-    onUnnamed: (c, tried) =>
-      log.warn('no source names this container: named by its short ID', { container: c.container, container_id: c.containerId, pod_uid: c.podUid, looked_for: tried.join(',') }),
-  });
+  const host = new Host({ procfsRoot: flags.procfs, rootfs: flags['path.rootfs'], cgroup2Root: flags['path.cgroup2'] || undefined, log });
   const tracker = new Tracker({
-    resolveContainer: (cgroupPath) => containers.resolve(cgroupPath),
-    procfsRoot: flags.procfs,
+    host,
     matcher,
     children: flags.children,
     threads: flags.threads,
@@ -104,7 +97,7 @@ export function buildPipeline(flags: ExporterFlags, grouping: ReturnType<Groupin
       rootfs: flags['path.rootfs'] === '/' ? undefined : flags['path.rootfs'],
       cgroup2Root: flags['path.cgroup2'] || undefined,
       groupLabelNames: matcher.labelNames,
-      resolveContainer: (cgroupPath) => containers.resolve(cgroupPath),
+      resolveContainer: host.resolveContainer,
       log,
     });
     collectors.push(psi);

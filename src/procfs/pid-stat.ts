@@ -12,6 +12,10 @@ import { GONE, type FileReader } from './file-reader.js';
  * comm may hold any byte including spaces and ')', so it ends at the LAST ')'. Times are clock
  * ticks (USER_HZ), starttime ticks since boot, vsize bytes, rss pages.
  */
+
+/** USER_HZ: the unit of /proc tick counts, fixed at 100 for user space on every Linux arch. */
+export const TICKS_PER_SECOND = 100;
+
 export interface PidStat {
   pid: number;
   comm: string;

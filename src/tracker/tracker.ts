@@ -1,24 +1,22 @@
 import { performance } from 'node:perf_hooks';
-import type { ContainerIdentity } from '../cgroup/types.js';
 import type { GroupAssignment, ProcessMatcher } from '../config/attributes.js';
-import { ParseError, ProcReadError } from '../errors.js';
-import { UserNames } from '../procfs/passwd.js';
-import { type PidIo, readPidIo } from '../procfs/pid-io.js';
-import { type PidLimits, readPidLimits } from '../procfs/pid-limits.js';
-import { type PidSmapsRollup, readPidSmapsRollup } from '../procfs/pid-smaps-rollup.js';
-import { emptyPidStat, type PidStat, readPidStat } from '../procfs/pid-stat.js';
-import { type PidStatus, readPidStatus } from '../procfs/pid-status.js';
-import { GONE, ProcReader } from '../host/proc-reader.js';
-import { type ProcStat, readProcStat } from '../procfs/proc-stat.js';
+import { COUNTERS, emptyTaskCounters } from '../host/counter-source.js';
+import type { Host, ProcessFiles, ThreadFiles } from '../host/host.js';
+import type { LazyProcessAttributes } from '../host/process-attributes.js';
+import type { ReadErrors } from '../host/read-errors.js';
+import { emptyPidStat, type PidStat, TICKS_PER_SECOND } from '../procfs/pid-stat.js';
+import type { ProcStat } from '../procfs/proc-stat.js';
 import { type ExitCredit, type ExitRecord, type ExitWorld, ExitAccounting, START_SLACK_SECONDS, type TrackedView } from './exit-credit.js';
-import { LazyProcessAttributes, type AttributeSources } from '../host/process-attributes.js';
+import { attributeVanished, type ChildAccount, creditChildren, newChildAccount, zeroChildCounters } from './children.js';
+import { BASELINE, increment, KNOWN, NEWCOMER, phaseOf, type Phase } from './delta.js';
+import { creditThreadResidual, readThreads, type ThreadSource, type ThreadState } from './threads.js';
 import { newProcessMember, type ProcessDelta, type ProcessUpdate, type ThreadUpdate, zeroDelta, zeroThreadUpdate } from './updates.js';
 
-/** USER_HZ: the unit of /proc tick counts, fixed at 100 for user space on every Linux arch. */
-export const TICKS_PER_SECOND = 100;
+export { TICKS_PER_SECOND };
 
 export interface TrackerOptions {
-  procfsRoot: string;
+  /** where processes are read from; the tracker opens no file itself */
+  host: Host;
   matcher: ProcessMatcher;
   /** unmatched descendants join the nearest tracked ancestor's group (process-exporter -children) */
   children: boolean;
@@ -31,7 +29,6 @@ export interface TrackerOptions {
   /** re-read static data and re-match every process each cycle (process-exporter -recheck) */
   recheck: boolean;
   pageSize: number;
-  resolveContainer?: (cgroupPath: string) => ContainerIdentity | undefined;
   /** taskstats exit records: exited tasks are credited exactly, cutime only for records lost */
   exitRecords?: ExitRecordSource;
 }
@@ -46,60 +43,23 @@ export interface ExitRecordSource {
   close(): void;
 }
 
-export interface TrackerErrors {
-  procReadErrors: number;
-  partialErrors: number;
-  byCause: Map<string, number>;
-}
-
 export interface TrackerResult {
   cycle: number;
   updates: ProcessUpdate[];
   host: ProcStat;
-  errors: TrackerErrors;
+  /** read failures of this cycle, by file and errno */
+  errors: ReadErrors;
   /** exited tasks' credits and process starts/exits, per group */
   exits: ExitCredit[];
   /** undefined without exit records */
   exitRecords: { received: number; lost: number } | undefined;
 }
 
-/**
- * A live thread: what it added this cycle (the ThreadUpdate the grouper reads) and its last raw
- * values. One object per thread, as there can be tens of thousands.
- */
-interface ThreadState extends ThreadUpdate {
-  tid: number;
-  startTime: number;
-  /** <procfs>/<pid>/task/<tid>/stat, built once per thread */
-  statPath: string;
-  seen: number;
-  lastUtime: number;
-  lastStime: number;
-  lastMinflt: number;
-  lastMajflt: number;
-  lastReadBytes: number;
-  lastWriteBytes: number;
-  lastVol: number;
-  lastNonvol: number;
-}
-
-/** Four counters of the exited-children accounting, in ticks and faults. */
-interface ChildCounters {
-  user: number;
-  system: number;
-  minflt: number;
-  majflt: number;
-}
-
 interface ProcState {
   pid: number;
   startTime: number;
-  /** <procfs>/<pid>/{stat,status,io,fd,task}, built once per identity */
-  statPath: string;
-  statusPath: string;
-  ioPath: string;
-  fdPath: string;
-  taskDir: string;
+  /** the process's files, paths built once per identity */
+  files: ProcessFiles;
   ppid: number;
   comm: string;
   groupKey: string;
@@ -121,17 +81,11 @@ interface ProcState {
   writeBytes: number;
   vol: number;
   nonvol: number;
-  /** growth of c* fields minus the last seen totals of vanished children, cumulative */
-  childNet: ChildCounters;
-  /** high-water mark of childNet already credited: credit never goes back */
-  childCredited: ChildCounters;
-  /** last seen totals of children that vanished this cycle, to subtract */
-  childVanished: ChildCounters;
+  children: ChildAccount;
   /** thread credit running ahead of process credit (seconds, <= 0), settled later */
   threadCarryUser: number;
   threadCarrySystem: number;
-  /** threads read last cycle (a plain array: a Map per process costs ~1 KB at 20 threads) */
-  threads: ThreadState[];
+  threads: ThreadState<ThreadFiles>[];
   /** unix seconds */
   startSeconds: number;
   /** its exit record was credited (cycle): no more credit; undefined while alive */
@@ -151,7 +105,9 @@ interface ProcState {
   update: ProcessUpdate;
 }
 
-const zeroChild = (): ChildCounters => ({ user: 0, system: 0, minflt: 0, majflt: 0 });
+/** the counters a tracked process needs besides stat */
+const PROCESS_COUNTERS = COUNTERS.ctxSwitches | COUNTERS.io | COUNTERS.swap;
+const THREAD_DETAIL_COUNTERS = COUNTERS.ctxSwitches | COUNTERS.io;
 
 /**
  * Yield to the event loop after this many ms of walking, so /health stays responsive; each
@@ -164,7 +120,7 @@ const YIELD_EVERY_MS = 4;
  * tracked process, what it added since the previous cycle. The first cycle sets the baseline.
  */
 export class Tracker {
-  private readonly reader: ProcReader;
+  private readonly host: Host;
   private readonly opts: TrackerOptions;
   private readonly procs = new Map<number, ProcState>();
   /** untracked identities: pid -> starttime; they cost one stat read per cycle */
@@ -172,21 +128,32 @@ export class Tracker {
   private cycle = 0;
   /** boot time of this cycle's /proc/stat, unix seconds */
   private bootTime = 0;
-  private readonly userNames: UserNames;
   private lastYield = 0;
-  private errors: TrackerErrors = { procReadErrors: 0, partialErrors: 0, byCause: new Map() };
   /** thread stats are used once and dropped: one object parsed into for all of them */
   private readonly threadStat = emptyPidStat();
   private readonly procStat = emptyPidStat();
-  private readonly childCredit = zeroChild();
+  private readonly childCredit = zeroChildCounters();
+  /** counters of the process (or thread) being read; copied out at once */
+  private readonly counters = emptyTaskCounters();
+  private readonly threadSource: ThreadSource<ThreadFiles, ProcessFiles>;
   private readonly exitAccounting = new ExitAccounting();
   /** processes credited whole from their records while no walk saw them: pid -> start seconds */
   private creditedUnseen = new Map<number, number>();
 
   constructor(opts: TrackerOptions) {
     this.opts = opts;
-    this.reader = new ProcReader(opts.procfsRoot);
-    this.userNames = new UserNames([`${this.reader.root}/1/root/etc/passwd`, '/etc/passwd']);
+    this.host = opts.host;
+    const host = opts.host;
+    const threadStat = this.threadStat;
+    this.threadSource = {
+      ref: (pid, tid) => host.thread(pid, tid),
+      stat: (ref, name) => {
+        threadStat.comm = name;
+        return host.readStat(ref.statPath, threadStat);
+      },
+      list: (files) => host.listThreads(files),
+      details: (ref, into) => host.readCounters(ref, THREAD_DETAIL_COUNTERS, into),
+    };
   }
 
   get trackedCount(): number {
@@ -203,17 +170,10 @@ export class Tracker {
 
   async update(): Promise<TrackerResult> {
     const cycle = ++this.cycle;
-    this.errors = { procReadErrors: 0, partialErrors: 0, byCause: new Map() };
+    const { host } = this;
     this.lastYield = performance.now();
-    const host = readProcStat(this.reader);
-    this.bootTime = host.bootTime;
-    const src: AttributeSources = {
-      reader: this.reader,
-      userNames: this.userNames,
-      bootTime: host.bootTime,
-      ticksPerSecond: TICKS_PER_SECOND,
-      resolveContainer: this.opts.resolveContainer,
-    };
+    const hostStat = host.beginCycle();
+    this.bootTime = hostStat.bootTime;
 
     // 1. one stat read per pid: identity, parent, CPU. Parsed into one scratch object: a known
     // identity copies it into its own stat, an ignored one keeps nothing, so steady state
@@ -223,11 +183,11 @@ export class Tracker {
     const nextIgnored = new Map<number, number>();
     const fresh: PidStat[] = [];
     const scratch = this.procStat;
-    for (const pid of await this.reader.listIdsAsync(this.reader.root)) {
+    for (const pid of await host.listPids()) {
       if (this.shouldYield()) await yieldToEventLoop();
       const st = this.procs.get(pid);
       scratch.comm = st?.comm ?? '';
-      const stat = this.readStat(st?.statPath ?? `${this.reader.root}/${pid}/stat`, scratch);
+      const stat = host.readStat(st?.files.statPath ?? host.statPath(pid), scratch);
       if (!stat) continue;
       if (st && st.startTime === stat.startTime) {
         st.seen = cycle;
@@ -243,8 +203,8 @@ export class Tracker {
         fresh.push(Object.assign(emptyPidStat(), stat));
       }
     }
-    if (this.opts.recheck) this.recheckTracked(src, cycle, nextIgnored);
-    this.trackFresh(fresh, src, cycle, nextIgnored, vanished);
+    if (this.opts.recheck) this.recheckTracked(cycle, nextIgnored);
+    this.trackFresh(fresh, cycle, nextIgnored, vanished);
     this.ignored = nextIgnored;
     for (const st of this.procs.values()) {
       if (st.seen !== cycle) vanished.push(st);
@@ -254,7 +214,12 @@ export class Tracker {
       if (this.procs.get(v.pid) === v) this.procs.delete(v.pid);
       if (v.churn && cycle > 1) exits.push(churnEntry(v, 0, 1));
     }
-    if (this.opts.children) this.attributeVanished(vanished, cycle);
+    if (this.opts.children) {
+      attributeVanished(vanished, (pid) => {
+        const live = this.procs.get(pid);
+        return live && live.seen === cycle && live.firstCycle < cycle ? live : undefined;
+      });
+    }
 
     // 3. per tracked process: deltas and the files the enabled metric families need
     const updates: ProcessUpdate[] = [];
@@ -265,9 +230,8 @@ export class Tracker {
     }
     const source = this.opts.exitRecords;
     const exitRecords = source ? { received: source.received, lost: source.lost } : undefined;
-    return { cycle, updates, host, errors: this.errors, exits, exitRecords };
+    return { cycle, updates, host: hostStat, errors: host.errors, exits, exitRecords };
   }
-
   /**
    * Exit records of this cycle (drained after the listing) -> credits. Tracked processes closed by
    * their record take their final counters as last seen, so that a zombie's later reads and its
@@ -293,15 +257,16 @@ export class Tracker {
       },
       match: (p) => this.opts.matcher.match(p),
       groupKey: (g) => this.groupKey(g),
-      userName: (uid) => this.userNames.name(uid),
+      userName: (uid) => this.host.userName(uid),
       children: this.opts.children,
       subtractChild: (pid, c) => {
         const st = this.procs.get(pid);
         if (!st || st.seen !== cycle) return;
-        st.childVanished.user += c.cpuUser * TICKS_PER_SECOND;
-        st.childVanished.system += c.cpuSystem * TICKS_PER_SECOND;
-        st.childVanished.minflt += c.minorFaults;
-        st.childVanished.majflt += c.majorFaults;
+        const gone = st.children.vanished;
+        gone.user += c.cpuUser * TICKS_PER_SECOND;
+        gone.system += c.cpuSystem * TICKS_PER_SECOND;
+        gone.minflt += c.minorFaults;
+        gone.majflt += c.majorFaults;
       },
     };
     const result = this.exitAccounting.credit(records, world);
@@ -324,49 +289,12 @@ export class Tracker {
     return result.credits;
   }
 
+
   private shouldYield(): boolean {
     const now = performance.now();
     if (now - this.lastYield < YIELD_EVERY_MS) return false;
     this.lastYield = now;
     return true;
-  }
-
-  private countError(kind: 'procRead' | 'partial', cause: string): void {
-    if (kind === 'procRead') this.errors.procReadErrors++;
-    else this.errors.partialErrors++;
-    this.errors.byCause.set(cause, (this.errors.byCause.get(cause) ?? 0) + 1);
-  }
-
-  private readStat(path: string, into?: PidStat): PidStat | undefined {
-    try {
-      return readPidStat(this.reader, path, into);
-    } catch (err) {
-      if (err instanceof ProcReadError) this.countError('procRead', `stat:${err.errno}`);
-      else if (err instanceof ParseError) this.countError('procRead', 'stat:parse');
-      else throw err;
-      return undefined;
-    }
-  }
-
-  /** A thread's stat, parsed into the shared scratch object; `name` is its last known comm (kept if unchanged). */
-  private readThreadStat(path: string, name: string): PidStat | undefined {
-    this.threadStat.comm = name;
-    return this.readStat(path, this.threadStat);
-  }
-
-  /**
-   * Runs `read(arg)` for an optional file; a denied or broken read counts as a partial error.
-   * The readers below are made once, so the hot path allocates no closure per read.
-   */
-  private partial<A, T>(file: string, read: (arg: A) => T, arg: A): T | undefined {
-    try {
-      return read(arg);
-    } catch (err) {
-      if (err instanceof ProcReadError) this.countError('partial', `${file}:${err.errno}`);
-      else if (err instanceof ParseError) this.countError('partial', `${file}:parse`);
-      else throw err;
-      return undefined;
-    }
   }
 
   private groupKey(a: GroupAssignment): string {
@@ -375,22 +303,20 @@ export class Tracker {
     return key;
   }
 
-  private readonly matchAttributes = (attrs: LazyProcessAttributes): GroupAssignment | undefined => this.opts.matcher.match(attrs);
-  private readonly readStatus = (path: string): PidStatus | undefined => readPidStatus(this.reader, path);
-  private readonly readIo = (path: string): PidIo | undefined => readPidIo(this.reader, path);
-  private readonly countFds = (path: string): number => this.reader.countFds(path);
-  private readonly readLimits = (path: string): PidLimits | undefined => readPidLimits(this.reader, path);
-  private readonly readSmapsRollup = (path: string): PidSmapsRollup | undefined => readPidSmapsRollup(this.reader, path);
-  private readonly listIds = (dir: string): number[] => this.reader.listIds(dir);
-
+  /** The first rule matching the process; a static file that cannot be read counts as a partial error. */
   private match(attrs: LazyProcessAttributes): GroupAssignment | undefined {
-    return this.partial('match', this.matchAttributes, attrs);
+    try {
+      return this.opts.matcher.match(attrs);
+    } catch (err) {
+      this.host.partialFailure('match', err);
+      return undefined;
+    }
   }
 
-  private trackFresh(fresh: PidStat[], src: AttributeSources, cycle: number, nextIgnored: Map<number, number>, vanished: ProcState[]): void {
+  private trackFresh(fresh: PidStat[], cycle: number, nextIgnored: Map<number, number>, vanished: ProcState[]): void {
     const unmatched = new Map<number, { stat: PidStat; attrs: LazyProcessAttributes }>();
     for (const stat of fresh) {
-      const attrs = new LazyProcessAttributes(stat, src);
+      const attrs = this.host.attributes(stat);
       const assignment = this.match(attrs);
       if (assignment) this.track(stat, attrs, assignment, cycle, vanished);
       else unmatched.set(stat.pid, { stat, attrs });
@@ -417,10 +343,10 @@ export class Tracker {
   }
 
   /** -recheck: re-read and re-match tracked processes; one that no longer matches is let go. */
-  private recheckTracked(src: AttributeSources, cycle: number, nextIgnored: Map<number, number>): void {
+  private recheckTracked(cycle: number, nextIgnored: Map<number, number>): void {
     for (const st of [...this.procs.values()]) {
       if (st.seen !== cycle) continue;
-      st.attrs = new LazyProcessAttributes(st.stat, src);
+      st.attrs = this.host.attributes(st.stat);
       let assignment = this.match(st.attrs);
       let inheritedFrom: number | undefined;
       if (!assignment && this.opts.children) {
@@ -449,7 +375,6 @@ export class Tracker {
     const previous = this.procs.get(stat.pid);
     if (previous && previous.seen !== cycle) vanished.push(previous); // pid reused
     const groupKey = this.groupKey(group);
-    const dir = `${this.reader.root}/${stat.pid}`;
     const st: ProcState = {
       pid: stat.pid,
       startTime: stat.startTime,
@@ -457,11 +382,7 @@ export class Tracker {
       closedAt: undefined,
       final: undefined,
       churn: true,
-      statPath: `${dir}/stat`,
-      statusPath: `${dir}/status`,
-      ioPath: `${dir}/io`,
-      fdPath: `${dir}/fd`,
-      taskDir: `${dir}/task`,
+      files: this.host.process(stat.pid),
       ppid: stat.ppid,
       comm: stat.comm,
       groupKey,
@@ -482,9 +403,7 @@ export class Tracker {
       writeBytes: 0,
       vol: 0,
       nonvol: 0,
-      childNet: zeroChild(),
-      childCredited: zeroChild(),
-      childVanished: zeroChild(),
+      children: newChildAccount(),
       threadCarryUser: 0,
       threadCarrySystem: 0,
       threads: [],
@@ -527,73 +446,46 @@ export class Tracker {
   }
 
   /**
-   * A vanished child's CPU shows up in its parent's cutime/cstime once reaped. What we already
-   * counted for it (its last seen totals) is subtracted from the growth of the nearest live
-   * ancestor, walking through ancestors that vanished in the same cycle.
-   */
-  private attributeVanished(vanished: ProcState[], cycle: number): void {
-    const byPid = new Map<number, ProcState>();
-    for (const v of vanished) byPid.set(v.pid, v);
-    for (const v of vanished) {
-      let ancestorPid = v.ppid;
-      for (let depth = 0; depth < 256; depth++) {
-        const live = this.procs.get(ancestorPid);
-        if (live && live.seen === cycle && live.startTime <= v.startTime && live.firstCycle < cycle) {
-          live.childVanished.user += v.utime + v.cutime;
-          live.childVanished.system += v.stime + v.cstime;
-          live.childVanished.minflt += v.minflt + v.cminflt;
-          live.childVanished.majflt += v.majflt + v.cmajflt;
-          break;
-        }
-        const gone = byPid.get(ancestorPid);
-        if (!gone || gone.startTime > v.startTime) break;
-        ancestorPid = gone.ppid;
-      }
-    }
-  }
-
-  /**
    * Reads what the enabled metric families need besides stat (status, io, fd count, limits once,
    * smaps_rollup when asked, threads) and computes their increments; nothing here depends on the
    * rest of the cycle. CPU and faults are settled in refresh(), once vanished children are known.
    */
   private readFiles(st: ProcState, cycle: number): void {
     st.filesRead = cycle;
-    const { stat } = st;
+    const { stat, files } = st;
+    const { host } = this;
     const u = st.update;
     const d = u.delta;
-    const isNew = st.firstCycle === cycle;
-    const credit = creditsIn(st, cycle);
+    const phase = phaseIn(st, cycle);
 
-    const status = this.partial('status', this.readStatus, st.statusPath);
-    if (status) {
-      d.voluntaryCtxSwitches = increment(credit, isNew, status.voluntaryCtxSwitches, st.vol);
-      d.nonvoluntaryCtxSwitches = increment(credit, isNew, status.nonvoluntaryCtxSwitches, st.nonvol);
-      st.vol = status.voluntaryCtxSwitches;
-      st.nonvol = status.nonvoluntaryCtxSwitches;
-      u.swappedBytes = status.vmSwapBytes;
+    const c = this.counters;
+    const read = host.readCounters(files, PROCESS_COUNTERS, c);
+    if (read & COUNTERS.ctxSwitches) {
+      d.voluntaryCtxSwitches = increment(phase, c.voluntaryCtxSwitches, st.vol);
+      d.nonvoluntaryCtxSwitches = increment(phase, c.nonvoluntaryCtxSwitches, st.nonvol);
+      st.vol = c.voluntaryCtxSwitches;
+      st.nonvol = c.nonvoluntaryCtxSwitches;
     } else {
       d.voluntaryCtxSwitches = 0;
       d.nonvoluntaryCtxSwitches = 0;
     }
-    const io = this.partial('io', this.readIo, st.ioPath);
-    if (io) {
-      d.readBytes = increment(credit, isNew, io.readBytes, st.readBytes);
-      d.writeBytes = increment(credit, isNew, io.writeBytes, st.writeBytes);
-      st.readBytes = io.readBytes;
-      st.writeBytes = io.writeBytes;
+    if (read & COUNTERS.swap) u.swappedBytes = c.swappedBytes;
+    if (read & COUNTERS.io) {
+      d.readBytes = increment(phase, c.readBytes, st.readBytes);
+      d.writeBytes = increment(phase, c.writeBytes, st.writeBytes);
+      st.readBytes = c.readBytes;
+      st.writeBytes = c.writeBytes;
     } else {
       d.readBytes = 0;
       d.writeBytes = 0;
     }
-    const fds = this.partial('fd', this.countFds, st.fdPath);
-    u.openFds = fds === undefined || fds === GONE ? -1 : fds;
+    u.openFds = host.countFds(files);
     if (st.fdLimit === undefined || this.opts.recheck) {
-      st.fdLimit = this.partial('limits', this.readLimits, `${this.reader.root}/${st.pid}/limits`)?.openFilesSoft ?? Infinity;
+      st.fdLimit = host.readLimits(files)?.openFilesSoft ?? Infinity;
     }
     u.fdLimit = st.fdLimit;
     if (this.opts.gatherSmaps) {
-      const smaps = this.partial('smaps_rollup', this.readSmapsRollup, `${this.reader.root}/${st.pid}/smaps_rollup`);
+      const smaps = host.readSmapsRollup(files);
       u.pssBytes = smaps?.pssBytes;
       u.swapPssBytes = smaps?.swapPssBytes;
     }
@@ -609,7 +501,7 @@ export class Tracker {
     member.cgroupPath = st.attrs.knownCgroupPath();
     member.container = st.attrs.knownContainer();
     st.comm = stat.comm;
-    if (this.threadsFor(st)) this.readThreads(st, cycle, credit);
+    if (this.threadsFor(st)) readThreads(st, this.threadSource, cycle, phase, c, { details: this.opts.threadDetails });
     else if (u.threads.length !== 0) u.threads.length = 0; // -recheck moved it to a group without threads
   }
 
@@ -622,34 +514,25 @@ export class Tracker {
     const { stat } = st;
     const u = st.update;
     const d = u.delta;
-    const isNew = st.firstCycle === cycle;
-    const credit = creditsIn(st, cycle);
+    const phase = phaseIn(st, cycle);
 
-    let userTicks = 0;
-    let systemTicks = 0;
-    let minflt = 0;
-    let majflt = 0;
-    if (isNew) {
-      if (credit) {
-        // with exit records, children reaped before we saw it were credited from their records
-        const children = this.opts.exitRecords ? 0 : 1;
-        userTicks = stat.utime + children * stat.cutime;
-        systemTicks = stat.stime + children * stat.cstime;
-        minflt = stat.minflt + children * stat.cminflt;
-        majflt = stat.majflt + children * stat.cmajflt;
-      }
-    } else if (credit) {
-      userTicks = Math.max(0, stat.utime - st.utime);
-      systemTicks = Math.max(0, stat.stime - st.stime);
-      minflt = Math.max(0, stat.minflt - st.minflt);
-      majflt = Math.max(0, stat.majflt - st.majflt);
-      if (this.opts.children) {
-        const c = this.creditChildren(st);
-        userTicks += c.user;
-        systemTicks += c.system;
-        minflt += c.minflt;
-        majflt += c.majflt;
-      }
+    // the one delta rule; a newcomer also brings the CPU of the children it reaped before we saw it
+    let userTicks = increment(phase, stat.utime, st.utime);
+    let systemTicks = increment(phase, stat.stime, st.stime);
+    let minflt = increment(phase, stat.minflt, st.minflt);
+    let majflt = increment(phase, stat.majflt, st.majflt);
+    if (phase === NEWCOMER && !this.opts.exitRecords) {
+      // with exit records, children reaped before we saw it were credited from their records
+      userTicks += stat.cutime;
+      systemTicks += stat.cstime;
+      minflt += stat.cminflt;
+      majflt += stat.cmajflt;
+    } else if (phase === KNOWN && this.opts.children) {
+      const credit = creditChildren(st.children, stat, st, this.childCredit);
+      userTicks += credit.user;
+      systemTicks += credit.system;
+      minflt += credit.minflt;
+      majflt += credit.majflt;
     }
     d.cpuUser = userTicks / TICKS_PER_SECOND;
     d.cpuSystem = systemTicks / TICKS_PER_SECOND;
@@ -666,192 +549,15 @@ export class Tracker {
     st.cminflt = stat.cminflt;
     st.cmajflt = stat.cmajflt;
     if (st.final) takeFinal(st);
-    if (this.threadsFor(st)) this.creditThreadResidual(st);
+    if (this.threadsFor(st)) creditThreadResidual(st);
     return u;
-  }
-
-  /**
-   * Credit for CPU and faults of children reaped since the last cycle that we had not counted.
-   * Returned in an object reused on every call (read it before the next).
-   */
-  private creditChildren(st: ProcState): ChildCounters {
-    const { stat, childNet: net, childCredited: done, childVanished: gone } = st;
-    net.user += Math.max(0, stat.cutime - st.cutime) - gone.user;
-    net.system += Math.max(0, stat.cstime - st.cstime) - gone.system;
-    net.minflt += Math.max(0, stat.cminflt - st.cminflt) - gone.minflt;
-    net.majflt += Math.max(0, stat.cmajflt - st.cmajflt) - gone.majflt;
-    gone.user = 0;
-    gone.system = 0;
-    gone.minflt = 0;
-    gone.majflt = 0;
-    const credit = this.childCredit;
-    credit.user = Math.max(0, net.user - done.user);
-    credit.system = Math.max(0, net.system - done.system);
-    credit.minflt = Math.max(0, net.minflt - done.minflt);
-    credit.majflt = Math.max(0, net.majflt - done.majflt);
-    done.user += credit.user;
-    done.system += credit.system;
-    done.minflt += credit.minflt;
-    done.majflt += credit.majflt;
-    return credit;
-  }
-
-  /** Reads the process's threads and their increments into update.threads[0..liveThreads). */
-  private readThreads(st: ProcState, cycle: number, credit: boolean): void {
-    // `out` is rewritten in place and trimmed once the residual entry is settled: truncating it
-    // first (length = 0) is a runtime call per process per cycle
-    const out = st.update.threads;
-    const known = st.threads;
-    let n = 0;
-    let threadUser = 0;
-    let threadSystem = 0;
-    const { stat } = st;
-    const details = this.opts.threadDetails;
-    if (stat.numThreads <= 1 && !details) {
-      // the process is its own only thread: no task/ reads
-      const main = known.length === 1 && known[0]?.tid === stat.pid ? known[0] : known.find((t) => t.tid === stat.pid);
-      const t = this.threadDelta(st, main, stat.pid, stat, cycle, credit, undefined);
-      threadUser += t.cpuUser;
-      threadSystem += t.cpuSystem;
-      out[n++] = t;
-      if (known.length !== 1 || known[0] !== t) st.threads = [t];
-    } else {
-      const taskDir = st.taskDir;
-      // task/ is listed only when the thread set may have changed. The same count as last cycle
-      // with every known thread still there (same start time) is the same set; a thread started
-      // after the count was read is found next cycle, like one started after a listing.
-      let listed = known.length !== stat.numThreads;
-      let failedTid = -1;
-      if (!listed) {
-        for (const ts of known) {
-          const tstat = this.readThreadStat(ts.statPath, ts.name);
-          if (!tstat || tstat.startTime !== ts.startTime) {
-            if (!tstat) failedTid = ts.tid; // gone, or an error already counted: not read again
-            listed = true;
-            break;
-          }
-          const t = this.threadDelta(st, ts, ts.tid, tstat, cycle, credit, details ? `${taskDir}/${ts.tid}` : undefined);
-          threadUser += t.cpuUser;
-          threadSystem += t.cpuSystem;
-          out[n++] = t;
-        }
-      }
-      if (listed) {
-        // threads already read above stay; the listing adds the others
-        const next: ThreadState[] = known.filter((t) => t.seen === cycle);
-        const byTid = new Map<number, ThreadState>();
-        for (const t of known) byTid.set(t.tid, t);
-        const tids = this.partial('task', this.listIds, taskDir) ?? [];
-        for (const tid of tids) {
-          const prev = byTid.get(tid);
-          if (prev?.seen === cycle || tid === failedTid) continue;
-          const tstat = this.readThreadStat(prev?.statPath ?? `${taskDir}/${tid}/stat`, prev?.name ?? '');
-          if (!tstat) continue;
-          const t = this.threadDelta(st, prev, tid, tstat, cycle, credit, details ? `${taskDir}/${tid}` : undefined);
-          threadUser += t.cpuUser;
-          threadSystem += t.cpuSystem;
-          out[n++] = t;
-          next.push(t);
-        }
-        st.threads = next;
-      }
-    }
-    st.threadUser = threadUser;
-    st.threadSystem = threadSystem;
-    st.liveThreads = n;
-  }
-
-  /**
-   * CPU of threads that exited and of reaped children: credited under the main thread's name,
-   * so that per group the thread CPU sums to the process CPU.
-   */
-  private creditThreadResidual(st: ProcState): void {
-    const out = st.update.threads;
-    let n = st.liveThreads;
-    const d = st.update.delta;
-    const restUser = d.cpuUser - st.threadUser + st.threadCarryUser;
-    const restSystem = d.cpuSystem - st.threadSystem + st.threadCarrySystem;
-    st.threadCarryUser = Math.min(0, restUser);
-    st.threadCarrySystem = Math.min(0, restSystem);
-    if (restUser > 0 || restSystem > 0) {
-      const r = st.residual;
-      r.name = st.comm;
-      r.cpuUser = Math.max(0, restUser);
-      r.cpuSystem = Math.max(0, restSystem);
-      out[n++] = r;
-    }
-    if (out.length !== n) out.length = n;
-  }
-
-  /** Updates `prev` (or a new state when the tid is new or reused) with the thread's stat; returns it. */
-  private threadDelta(st: ProcState, prev: ThreadState | undefined, tid: number, tstat: PidStat, cycle: number, credit: boolean, detailDir: string | undefined): ThreadState {
-    const isNew = !prev || prev.startTime !== tstat.startTime;
-    const ts = !prev || isNew ? this.newThread(st, prev, tid, tstat) : prev;
-    ts.seen = cycle;
-    ts.name = tstat.comm;
-    const counts = credit || !isNew;
-    ts.cpuUser = counts ? Math.max(0, tstat.utime - ts.lastUtime) / TICKS_PER_SECOND : 0;
-    ts.cpuSystem = counts ? Math.max(0, tstat.stime - ts.lastStime) / TICKS_PER_SECOND : 0;
-    ts.minorFaults = counts ? Math.max(0, tstat.minflt - ts.lastMinflt) : 0;
-    ts.majorFaults = counts ? Math.max(0, tstat.majflt - ts.lastMajflt) : 0;
-    ts.lastUtime = tstat.utime;
-    ts.lastStime = tstat.stime;
-    ts.lastMinflt = tstat.minflt;
-    ts.lastMajflt = tstat.majflt;
-    if (detailDir !== undefined) {
-      const io = this.partial('task_io', this.readIo, `${detailDir}/io`);
-      if (io) {
-        ts.readBytes = counts ? Math.max(0, io.readBytes - ts.lastReadBytes) : 0;
-        ts.writeBytes = counts ? Math.max(0, io.writeBytes - ts.lastWriteBytes) : 0;
-        ts.lastReadBytes = io.readBytes;
-        ts.lastWriteBytes = io.writeBytes;
-      }
-      const status = this.partial('task_status', this.readStatus, `${detailDir}/status`);
-      if (status) {
-        ts.voluntaryCtxSwitches = counts ? Math.max(0, status.voluntaryCtxSwitches - ts.lastVol) : 0;
-        ts.nonvoluntaryCtxSwitches = counts ? Math.max(0, status.nonvoluntaryCtxSwitches - ts.lastNonvol) : 0;
-        ts.lastVol = status.voluntaryCtxSwitches;
-        ts.lastNonvol = status.nonvoluntaryCtxSwitches;
-      }
-    }
-    return ts;
-  }
-
-  private newThread(st: ProcState, prev: ThreadState | undefined, tid: number, tstat: PidStat): ThreadState {
-    // join() gives a flat string; a template literal leaves a cons string behind once flattened
-    const statPath = prev?.statPath ?? [this.reader.root, '/', st.pid, '/task/', tid, '/stat'].join('');
-    // one literal with every field (no spread): all thread states share one hidden class
-    return {
-      name: tstat.comm,
-      alive: 1,
-      cpuUser: 0,
-      cpuSystem: 0,
-      minorFaults: 0,
-      majorFaults: 0,
-      readBytes: 0,
-      writeBytes: 0,
-      voluntaryCtxSwitches: 0,
-      nonvoluntaryCtxSwitches: 0,
-      tid,
-      startTime: tstat.startTime,
-      statPath,
-      seen: 0,
-      lastUtime: 0,
-      lastStime: 0,
-      lastMinflt: 0,
-      lastMajflt: 0,
-      lastReadBytes: 0,
-      lastWriteBytes: 0,
-      lastVol: 0,
-      lastNonvol: 0,
-    };
   }
 }
 
-/** First cycle = baseline; later newcomers are credited fully; a process closed by its exit record in an earlier cycle gets nothing more. */
-function creditsIn(st: ProcState, cycle: number): boolean {
-  if (st.closedAt !== undefined && st.closedAt < cycle) return false;
-  return st.firstCycle !== cycle || cycle > 1;
+/** The delta rule's phase of a process; one closed by its exit record in an earlier cycle is credited nothing more. */
+function phaseIn(st: ProcState, cycle: number): Phase {
+  if (st.closedAt !== undefined && st.closedAt < cycle) return BASELINE;
+  return phaseOf(st.firstCycle, cycle);
 }
 
 /** The exit accounting's view of a tracked process: its counters as far as this cycle credits them. */
@@ -902,9 +608,4 @@ function churnEntry(st: ProcState, started: number, exited: number): ExitCredit 
 
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
-}
-
-/** A counter's increment: nothing at the baseline, all of it for a newcomer, never negative. */
-function increment(credit: boolean, isNew: boolean, now: number, last: number): number {
-  return credit ? Math.max(0, now - (isNew ? 0 : last)) : 0;
 }

@@ -1,6 +1,28 @@
+import type { ContainerIdentity } from '../cgroup/types.js';
 import type { GroupAssignment } from '../config/attributes.js';
-import type { ProcessMember } from '../grouper/snapshot.js';
 import type { TaskCounterSet } from '../taskstats/exit-record.js';
+
+/** A live process of a group, as the PSI and perf collectors attach to it. */
+export interface ProcessMember {
+  pid: number;
+  ppid: number;
+  /** clock ticks since boot: with pid, the identity of the process */
+  startTime: number;
+  comm: string;
+  /** cgroup v2 path (the `0::` line of /proc/<pid>/cgroup), when it has been read */
+  cgroupPath: string | undefined;
+  /** Kubernetes identity, when matching already resolved it */
+  container: ContainerIdentity | undefined;
+  numThreads: number;
+  residentBytes: number;
+  /** CPU added in the last cycle, seconds (own, plus reaped children's credit) */
+  cpuUser: number;
+  cpuSystem: number;
+  /** index of the config rule it matched; undefined when it joined an ancestor's group (or legacy flags) */
+  rule: number | undefined;
+  /** pid of the tracked parent whose group it joined (-children), undefined when it matched a rule */
+  inheritedFrom: number | undefined;
+}
 
 /** Increments since the last cycle (seconds, counts, bytes); never negative. */
 export type ProcessDelta = TaskCounterSet;

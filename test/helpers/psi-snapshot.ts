@@ -21,6 +21,6 @@ export function psiSnapshot(cycle: number, groups: readonly GroupSpec[]): CycleS
       return { ...newGroupSnapshot(`${g.name}${JSON.stringify(labels)}`, g.name, labels, new Map()), numProcs: members.length, numThreads: members.length, members };
     }),
     host: { user: 0, system: 0, unaccounted: 0 },
-    errors: { scrapeErrors: 0, procReadErrors: 0, partialErrors: 0, byCause: new Map() },
+    errors: { scrapeErrors: 0, procReadErrors: 0, partialErrors: 0, byFile: new Map() },
   };
 }

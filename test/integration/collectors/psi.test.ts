@@ -23,6 +23,7 @@ import { createLogger } from '../../../src/log.js';
 import { ProcReader } from '../../../src/host/proc-reader.js';
 import { Tracker } from '../../../src/tracker/tracker.js';
 import { psiSnapshot } from '../../helpers/psi-snapshot.js';
+import { Host } from '../../../src/host/host.js';
 
 const WAITING = 'namedprocess_namegroup_pressure_waiting_seconds_total';
 const STALLED = 'namedprocess_namegroup_pressure_stalled_seconds_total';
@@ -186,7 +187,7 @@ test('in the collection loop: PSI unavailable is logged once, success 0, other m
     match: (p) => (p.pid === process.pid ? { name: 'self', labels: {} } : undefined),
   };
   const tracker = new Tracker({
-    procfsRoot: '/proc', matcher, children: false, threads: false, threadDetails: false, gatherSmaps: false, recheck: false, pageSize: 4096,
+    host: new Host({ procfsRoot: '/proc' }), matcher, children: false, threads: false, threadDetails: false, gatherSmaps: false, recheck: false, pageSize: 4096,
   });
   const grouper = new Grouper({ removeEmptyGroups: false, gatherSmaps: false, threadNameTtlCycles: 40 });
   const registry = new Registry();

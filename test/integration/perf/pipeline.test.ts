@@ -18,6 +18,7 @@ import { findEvent } from '../../../src/perf/events.js';
 import { closeFd, perfEventOpen } from '../../../src/perf/syscall.js';
 import { Tracker } from '../../../src/tracker/tracker.js';
 import { Burn, TASK_CLOCK, assertClose, metricValue, rootMissing, sleep, workloadMissing } from './workload.js';
+import { Host } from '../../../src/host/host.js';
 
 const skip = rootMissing() || workloadMissing;
 if (skip) console.log(`# skipped: ${skip}`);
@@ -43,7 +44,7 @@ function pipeline(pid: number, events: string[]): { collection: Collection; regi
   const log = createLogger({ level: 'info', write: (l) => lines.push(l) });
   const matcher: ProcessMatcher = { labelNames: [], match: (p) => (p.pid === pid ? { name: 'burn', labels: {} } : undefined) };
   const tracker = new Tracker({
-    procfsRoot: '/proc', matcher, children: true, threads: false, threadDetails: false, gatherSmaps: false, recheck: false, pageSize: 4096,
+    host: new Host({ procfsRoot: '/proc' }), matcher, children: true, threads: false, threadDetails: false, gatherSmaps: false, recheck: false, pageSize: 4096,
   });
   const grouper = new Grouper({ removeEmptyGroups: false, gatherSmaps: false, threadNameTtlCycles: 40 });
   const registry = new Registry();

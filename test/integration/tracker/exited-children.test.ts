@@ -4,6 +4,7 @@ import { parseConfig } from '../../../src/config/load.js';
 import { Grouper } from '../../../src/grouper/grouper.js';
 import { Tracker } from '../../../src/tracker/tracker.js';
 import { sleep, startWorkload } from '../../helpers/workload.js';
+import { Host } from '../../../src/host/host.js';
 
 /**
  * Real processes on the real /proc: a workload forks short-lived CPU burners (mostly never alive
@@ -12,7 +13,7 @@ import { sleep, startWorkload } from '../../helpers/workload.js';
  */
 async function measure(name: string, args: string[], cycleMs: number): Promise<{ group: number; truth: number }> {
   const { matcher } = parseConfig(`process_names:\n  - name: "{{.Comm}}"\n    comm: [${name}]\n`, 'inline.yaml');
-  const tracker = new Tracker({ procfsRoot: '/proc', matcher, children: true, threads: true, threadDetails: false, gatherSmaps: false, recheck: false, pageSize: 4096 });
+  const tracker = new Tracker({ host: new Host({ procfsRoot: '/proc' }), matcher, children: true, threads: true, threadDetails: false, gatherSmaps: false, recheck: false, pageSize: 4096 });
   const grouper = new Grouper({ removeEmptyGroups: false, gatherSmaps: false, threadNameTtlCycles: 40 });
   const cycle = async () => grouper.apply(await tracker.update(), 0, 0);
   await cycle(); // baseline before the workload exists: it is credited as a newcomer

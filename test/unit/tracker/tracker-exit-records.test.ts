@@ -4,6 +4,7 @@ import { parseConfig } from '../../../src/config/load.js';
 import { Grouper } from '../../../src/grouper/grouper.js';
 import type { CycleSnapshot, GroupSnapshot } from '../../../src/grouper/snapshot.js';
 import type { ExitRecord } from '../../../src/tracker/exit-credit.js';
+import { Host } from '../../../src/host/host.js';
 import { Tracker } from '../../../src/tracker/tracker.js';
 import { zeroDelta } from '../../../src/tracker/updates.js';
 import { ProcfsTree } from '../../helpers/procfs-tree.js';
@@ -23,7 +24,7 @@ function setup() {
   const { matcher } = parseConfig('process_names:\n  - name: "{{.Comm}}"\n    comm: [app, svc]\n', 'test.yaml');
   let pending: ExitRecord[] = [];
   const tracker = new Tracker({
-    procfsRoot: tree.root,
+    host: new Host({ procfsRoot: tree.root }),
     matcher,
     children: true,
     threads: true,

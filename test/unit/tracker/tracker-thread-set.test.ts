@@ -5,6 +5,7 @@ import { Grouper } from '../../../src/grouper/grouper.js';
 import type { CycleSnapshot, GroupSnapshot } from '../../../src/grouper/snapshot.js';
 import { Tracker } from '../../../src/tracker/tracker.js';
 import { type FakeProc, ProcfsTree } from '../../helpers/procfs-tree.js';
+import { Host } from '../../../src/host/host.js';
 
 /*
  * The tracker lists task/ only when a process's thread set may have changed (a different thread
@@ -18,7 +19,7 @@ function setup() {
   const tree = new ProcfsTree();
   trees.push(tree);
   const { matcher } = parseConfig('process_names:\n  - name: "{{.Comm}}"\n    comm: [app]\n', 'test.yaml');
-  const tracker = new Tracker({ procfsRoot: tree.root, matcher, children: true, threads: true, threadDetails: false, gatherSmaps: false, recheck: false, pageSize: 4096 });
+  const tracker = new Tracker({ host: new Host({ procfsRoot: tree.root }), matcher, children: true, threads: true, threadDetails: false, gatherSmaps: false, recheck: false, pageSize: 4096 });
   const grouper = new Grouper({ removeEmptyGroups: false, gatherSmaps: false, threadNameTtlCycles: 40 });
   const cycle = async (): Promise<GroupSnapshot> => {
     const s: CycleSnapshot = grouper.apply(await tracker.update(), 0, 0);

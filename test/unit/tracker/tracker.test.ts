@@ -5,6 +5,7 @@ import { Grouper } from '../../../src/grouper/grouper.js';
 import type { CycleSnapshot, GroupSnapshot } from '../../../src/grouper/snapshot.js';
 import { Tracker } from '../../../src/tracker/tracker.js';
 import { ProcfsTree } from '../../helpers/procfs-tree.js';
+import { Host } from '../../../src/host/host.js';
 
 const trees: ProcfsTree[] = [];
 after(() => trees.forEach((t) => t.cleanup()));
@@ -20,7 +21,7 @@ function setup(opts: { children?: boolean; threads?: boolean; removeEmptyGroups?
   trees.push(tree);
   const { matcher } = parseConfig(CONFIG, 'test.yaml');
   const tracker = new Tracker({
-    procfsRoot: tree.root,
+    host: new Host({ procfsRoot: tree.root }),
     matcher,
     children: opts.children ?? true,
     threads: opts.threads ?? true,
@@ -206,7 +207,7 @@ test('-recheck moves a process whose command line changed; its old group keeps w
   const config = `process_names:\n  - name: "mode-{{.Matches.Mode}}"\n    cmdline: ['--mode=(?P<Mode>\\w+)']\n`;
   for (const recheck of [false, true]) {
     const { matcher } = parseConfig(config, 'recheck.yaml');
-    const tracker = new Tracker({ procfsRoot: tree.root, matcher, children: true, threads: false, threadDetails: false, gatherSmaps: false, recheck, pageSize: 4096 });
+    const tracker = new Tracker({ host: new Host({ procfsRoot: tree.root }), matcher, children: true, threads: false, threadDetails: false, gatherSmaps: false, recheck, pageSize: 4096 });
     const grouper = new Grouper({ removeEmptyGroups: false, gatherSmaps: false, threadNameTtlCycles: 40 });
     const cycle = async () => grouper.apply(await tracker.update(), 0, 0);
     tree.set({ pid: 5, ppid: 1, comm: 'srv', startTime: 50, utime: 0, cmdline: ['srv', '--mode=a'] });
