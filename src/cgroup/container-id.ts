@@ -34,8 +34,12 @@ import type { ContainerIdentity, ContainerRuntime, QosClass } from './types.js';
  * (conmon_cgroup = "system.slice") is outside kubepods and so, like crio itself, a host process.
  */
 
-/** What the cgroup path tells; names come from ContainerNameResolver. */
-export type ContainerCgroup = Pick<ContainerIdentity, 'podUid' | 'qos' | 'containerId' | 'runtime'>;
+/**
+ * What the cgroup path tells; names come from ContainerNameResolver. A conmon's scope also names
+ * the container it monitors (`monitoredId`): its bundle names the conmon's pod, even before any
+ * process of the container itself was seen (conmon starts first).
+ */
+export type ContainerCgroup = Pick<ContainerIdentity, 'podUid' | 'qos' | 'containerId' | 'runtime'> & { monitoredId?: string };
 
 // group 1: QoS (absent for guaranteed), group 2: UID in systemd escaping ('_' for '-'; static pods: 32 hex)
 const SYSTEMD_POD = /^(?:.+-)?kubepods(?:-(burstable|besteffort))?-pod([0-9a-f][0-9a-f_]*)\.slice$/;
@@ -92,11 +96,11 @@ function podAt(parts: readonly string[], i: number): Pick<ContainerCgroup, 'podU
   return qos && { podUid: cgroupfs[1] as string, qos };
 }
 
-function containerOf(part: string | undefined): Pick<ContainerCgroup, 'containerId' | 'runtime'> {
+function containerOf(part: string | undefined): Pick<ContainerCgroup, 'containerId' | 'runtime' | 'monitoredId'> {
   const m = part === undefined ? null : CONTAINER.exec(part);
   if (!m) return { containerId: undefined, runtime: 'unknown' };
   const prefix = m[1];
   const conmon = prefix === undefined ? undefined : CONMON_PREFIXES.get(prefix);
-  if (conmon) return { containerId: undefined, runtime: conmon };
+  if (conmon) return { containerId: undefined, runtime: conmon, monitoredId: m[2] as string };
   return { containerId: m[2] as string, runtime: (prefix !== undefined && RUNTIME_BY_PREFIX.get(prefix)) || 'unknown' };
 }

@@ -251,10 +251,16 @@ export class ContainerNameResolver {
     return cg && this.identify(cg);
   }
 
-  private identify(cg: ContainerCgroup): ContainerIdentity {
+  private identify({ monitoredId, ...cg }: ContainerCgroup): ContainerIdentity {
     const now = performance.now();
     this.maybePrune(now);
     if (cg.containerId === undefined) {
+      // a conmon: the container it monitors names its pod (it is pod-level itself, no container)
+      const monitored = monitoredId === undefined ? undefined : this.containerNames({ ...cg, containerId: monitoredId }, now);
+      if (monitored?.namespace !== undefined && monitored.pod !== undefined) {
+        this.rememberPod(cg.podUid, { namespace: monitored.namespace, pod: monitored.pod }, now);
+        return { ...cg, namespace: monitored.namespace, pod: monitored.pod, container: undefined };
+      }
       const pod = this.podNames(cg.podUid, now);
       return { ...cg, namespace: pod?.namespace, pod: pod?.pod, container: undefined };
     }
@@ -269,7 +275,7 @@ export class ContainerNameResolver {
   }
 
   /** names of a container; `container` always set, to the short ID when no source names it */
-  private containerNames(cg: ContainerCgroup & { containerId: string }, now: number): ContainerNames & { container: string } {
+  private containerNames(cg: Omit<ContainerCgroup, 'monitoredId'> & { containerId: string }, now: number): ContainerNames & { container: string } {
     const id = cg.containerId;
     const cached = this.containers.get(id);
     if (cached && (cached.named || now - cached.checkedAt < this.retryMs)) {

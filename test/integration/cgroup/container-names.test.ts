@@ -237,6 +237,18 @@ test('missing, vanished and unreadable files: no names; only unreadable or corru
 test('no log directory at all (e.g. not mounted): bundles still name containers, nothing is reported', () => {
   const { resolver, errors, dirs } = resolverFor('no-logdir');
   rmSync(dirs.logDir, { recursive: true });
+  // CRI-O's conmon, seen before any process of its container (it starts first): the bundle of the
+  // container it monitors names its pod
+  assert.deepEqual(resolver.resolve(crioScope(CRIO_POD, `crio-conmon-${CRIO_CTR}.scope`)), {
+    podUid: CRIO_POD,
+    qos: 'burstable',
+    containerId: undefined,
+    runtime: 'crio',
+    namespace: 'openshift-monitoring',
+    pod: 'node-exporter-x7k2p',
+    container: undefined,
+  });
+  assert.equal(resolver.stats.runtimeFileLookups, 1);
   const c = resolver.resolve(crioScope(CRIO_POD, `crio-${CRIO_CTR}.scope`));
   assert.deepEqual([c?.namespace, c?.pod, c?.container], ['openshift-monitoring', 'node-exporter-x7k2p', 'node-exporter']);
   assert.deepEqual(errors, []);

@@ -29,7 +29,7 @@ const cases: [string, string, ContainerCgroup | undefined][] = [
   ['crio burstable', `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID_}.slice/crio-${ID}.scope`, container(UID, 'burstable', 'crio')],
   ['crio besteffort', `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${UID_}.slice/crio-${ID}.scope`, container(UID, 'besteffort', 'crio')],
   ['crio guaranteed', `/kubepods.slice/kubepods-pod${UID_}.slice/crio-${ID}.scope`, container(UID, 'guaranteed', 'crio')],
-  ['crio conmon: pod-level', `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID_}.slice/crio-conmon-${ID}.scope`, podLevel(UID, 'burstable', 'crio')],
+  ['crio conmon: pod-level', `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID_}.slice/crio-conmon-${ID}.scope`, { ...podLevel(UID, 'burstable', 'crio'), monitoredId: ID }],
   ['crun sub-cgroup', `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID_}.slice/crio-${ID}.scope/container`, container(UID, 'burstable', 'crio')],
   // systemd driver, containerd (cgroup v2)
   ['containerd besteffort', `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${UID_}.slice/cri-containerd-${ID}.scope`, container(UID, 'besteffort', 'containerd')],
@@ -60,10 +60,10 @@ const cases: [string, string, ContainerCgroup | undefined][] = [
   ['cgroupfs burstable', `/kubepods/burstable/pod${UID}/${ID}`, container(UID, 'burstable', 'unknown')],
   ['cgroupfs guaranteed', `/kubepods/pod${UID}/${ID}`, container(UID, 'guaranteed', 'unknown')],
   ['cgroupfs crio', `/kubepods/burstable/pod${UID}/crio-${ID}`, container(UID, 'burstable', 'crio')],
-  ['cgroupfs crio conmon', `/kubepods/burstable/pod${UID}/crio-conmon-${ID}`, podLevel(UID, 'burstable', 'crio')],
+  ['cgroupfs crio conmon', `/kubepods/burstable/pod${UID}/crio-conmon-${ID}`, { ...podLevel(UID, 'burstable', 'crio'), monitoredId: ID }],
   // podman run --cgroup-parent=<a kubepods pod cgroup>: libpod-<id>, its conmon in libpod-conmon-<id> (systemd manager)
   ['podman under a pod cgroup', `/kubepods/besteffort/pod${UID}/libpod-${ID}`, container(UID, 'besteffort', 'podman')],
-  ['podman conmon under a pod slice', `/kubepods.slice/kubepods-pod${UID_}.slice/libpod-conmon-${ID}.scope`, podLevel(UID, 'guaranteed', 'podman')],
+  ['podman conmon under a pod slice', `/kubepods.slice/kubepods-pod${UID_}.slice/libpod-conmon-${ID}.scope`, { ...podLevel(UID, 'guaranteed', 'podman'), monitoredId: ID }],
   ['cgroupfs under a kubelet cgroup root', `/kubelet/kubepods/besteffort/pod${UID}/${ID}`, container(UID, 'besteffort', 'unknown')],
   // pod-level processes: in the pod cgroup itself, or in a sub-cgroup that is no container
   ['systemd pod slice', `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID_}.slice`, podLevel(UID, 'burstable')],
