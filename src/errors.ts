@@ -23,7 +23,8 @@ export type ErrorCode =
   | 'KUBECTL_FAILED'
   | 'MANIFEST_INVALID'
   | 'WEB_CONFIG_INVALID'
-  | 'PROCFS_UNUSABLE';
+  | 'PROCFS_UNUSABLE'
+  | 'FILE_REFUSED';
 
 export class ExporterError extends Error {
   readonly code: ErrorCode;

@@ -3,13 +3,13 @@
  * Every problem found (YAML syntax, schema, regexes, templates, label names) is collected and
  * thrown together as one ConfigError whose problems name file, line, column and field path.
  */
-import { readFileSync } from 'node:fs';
+import { FileRefusedError, readRegularFileSync } from '../read-file.js';
 import { Ajv, type ErrorObject } from 'ajv';
 import {
   isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument,
   type Document, type Node as YamlNode, type Pair, type YAMLError,
 } from 'yaml';
-import { ConfigError, errnoOf, type ConfigProblem } from '../errors.js';
+import { ConfigError, type ConfigProblem } from '../errors.js';
 import { compileRules, type AttributeNeeds, type FieldPath, type ProblemSink, type RuleMatcher } from './matcher.js';
 import {
   CONFIG_SCHEMA, DEFAULT_PERF, DEFAULT_PSI,
@@ -267,12 +267,16 @@ export function parseConfig(text: string, file: string): LoadedConfig {
 }
 
 /** Read and parse a config file. Throws ConfigError (code CONFIG_READ_FAILED when unreadable). */
+/** Larger config files are refused: parsing one this size already holds the event loop ~100 ms. */
+export const MAX_CONFIG_BYTES = 256 * 1024;
+
 export function loadConfigFile(path: string): LoadedConfig {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readRegularFileSync(path, MAX_CONFIG_BYTES).toString('utf8');
   } catch (err) {
-    const message = `cannot read config file: ${errnoOf(err)}${err instanceof Error ? ` (${err.message})` : ''}`;
+    if (!(err instanceof FileRefusedError)) throw err;
+    const message = `cannot read config file: ${err.message}`;
     throw new ConfigError([{ file: path, line: 0, column: 0, field: '', message }], { cause: err, code: 'CONFIG_READ_FAILED' });
   }
   return parseConfig(text, path);

@@ -9,14 +9,15 @@
  * client_auth_type, needs a restart (logged likewise).
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createSecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls';
-import { errnoOf, type ConfigProblem } from '../errors.js';
+import type { ConfigProblem } from '../errors.js';
 import type { Logger } from '../log.js';
+import { fileStamp, FileRefusedError, readRegularFileSync } from '../read-file.js';
+import { guardConnections } from './connection-guard.js';
 import { parseWebConfig, WebConfigError, type PemSource, type TlsSettings, type WebConfig } from './web-config.js';
 
 export interface ServerLimits {
@@ -34,8 +35,10 @@ export interface ServerLimits {
   maxHeaderBytes: number;
   /** a declared request body larger than this gets 413 (no endpoint reads bodies) */
   maxBodyBytes: number;
-  /** connections beyond this are refused: bounds the fds clients can hold */
+  /** open connections; beyond, the oldest one that never carried a request is closed (bounds fds) */
   maxConnections: number;
+  /** open connections from one client address; beyond, new ones are closed at once */
+  maxConnectionsPerClient: number;
   /** bcrypt checks waiting to run; beyond this, requests with uncached credentials get 429 */
   maxPendingAuth: number;
 }
@@ -49,6 +52,7 @@ export const DEFAULT_LIMITS: ServerLimits = {
   maxHeaderBytes: 16 * 1024,
   maxBodyBytes: 64 * 1024,
   maxConnections: 256,
+  maxConnectionsPerClient: 16,
   maxPendingAuth: 32,
 };
 
@@ -86,17 +90,10 @@ function watchedFiles(file: string, tls: TlsSettings | undefined): string[] {
   return files;
 }
 
-/**
- * Digest of a file's content (or its errno). Every check reads the files, as the toolkit does per
- * handshake: timestamps are not enough, two same-size writes within one clock tick look equal.
- */
-function digestOf(file: string): string {
-  try {
-    return createHash('sha256').update(readFileSync(file)).digest('base64');
-  } catch (err) {
-    return errnoOf(err);
-  }
-}
+/** Web config files and PEM files larger than this are refused (a certificate chain is a few KiB). */
+export const MAX_WEB_FILE_BYTES = 1 << 20;
+
+const digestOf = (file: string): string => fileStamp(file, MAX_WEB_FILE_BYTES);
 
 const stampOf = (files: readonly string[]): string => files.map(digestOf).join('|');
 
@@ -108,9 +105,10 @@ function readPem(src: PemSource, configFile: string): string {
   if ('pem' in src) return src.pem;
   const file = pemPath(src, configFile) as string;
   try {
-    return readFileSync(file, 'utf8');
+    return readRegularFileSync(file, MAX_WEB_FILE_BYTES).toString('utf8');
   } catch (err) {
-    throw new WebConfigError([problemAt(src, `cannot read ${file}: ${errnoOf(err)}`)], { cause: err });
+    if (!(err instanceof FileRefusedError)) throw err;
+    throw new WebConfigError([problemAt(src, `cannot read ${file}: ${err.message}`)], { cause: err });
   }
 }
 
@@ -155,9 +153,10 @@ export function loadWebConfig(file: string): LoadedWebConfig {
   const configDigest = digestOf(file);
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readRegularFileSync(file, MAX_WEB_FILE_BYTES).toString('utf8');
   } catch (err) {
-    throw new WebConfigError([{ file, line: 0, column: 0, field: '', message: `cannot read web config file: ${errnoOf(err)}` }], { cause: err });
+    if (!(err instanceof FileRefusedError)) throw err;
+    throw new WebConfigError([{ file, line: 0, column: 0, field: '', message: `cannot read web config file: ${err.message}` }], { cause: err });
   }
   const config = parseWebConfig(text, file);
   const stamp = [configDigest, ...watchedFiles(file, config.tls).slice(1).map(digestOf)].join('|');
@@ -406,7 +405,7 @@ export async function listen(opts: ListenOptions): Promise<ExporterServer> {
   } else {
     server = http.createServer(common, handler);
   }
-  server.maxConnections = limits.maxConnections;
+  guardConnections(server, { maxConnections: limits.maxConnections, maxPerClient: limits.maxConnectionsPerClient });
   server.timeout = limits.socketIdleTimeoutMs;
 
   await new Promise<void>((resolve, reject) => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -206,20 +207,41 @@ test('loadConfigFile reads a file; an unreadable path is CONFIG_READ_FAILED with
     writeFileSync(file, 'process_names:\n  - comm: [bash]\n    bogus: 1\n');
     assert.throws(() => loadConfigFile(file), { code: 'CONFIG_INVALID', message: `${file}:3:5: process_names[0].bogus: unknown key "bogus" (allowed keys: name, comm, exe, cmdline, pid, ppid, cgroup, container, labels, threads)` });
 
-    for (const [path, errno] of [[join(dir, 'missing.yaml'), 'ENOENT'], [dir, 'EISDIR']] as const) {
+    const fifo = join(dir, 'fifo.yaml');
+    execFileSync('mkfifo', [fifo]);
+    const big = join(dir, 'big.yaml');
+    writeFileSync(big, `# ${'x'.repeat(10 << 20)}\n`);
+    const cases: [string, RegExp][] = [
+      [join(dir, 'missing.yaml'), /cannot read config file: ENOENT$/],
+      [dir, /cannot read config file: a directory, not a regular file$/],
+      [fifo, /cannot read config file: a FIFO, not a regular file$/],
+      ['/dev/zero', /cannot read config file: a character device, not a regular file$/],
+      [big, /cannot read config file: larger than 256 KiB \(10485763 bytes\)$/],
+    ];
+    for (const [path, message] of cases) {
       assert.throws(() => loadConfigFile(path), (err: unknown) => {
         assert.ok(err instanceof ConfigError);
         assert.equal(err.code, 'CONFIG_READ_FAILED');
-        assert.equal((err.cause as NodeJS.ErrnoException).code, errno);
         assert.equal(err.problems[0]?.file, path);
-        assert.match(err.message, new RegExp(`^${path}: cannot read config file: ${errno}`));
+        assert.ok(err.message.startsWith(`${path}: `), err.message);
+        assert.match(err.message, message);
         return true;
       });
     }
+    assert.equal(((loadConfigFileError(join(dir, 'missing.yaml')).cause as Error).cause as NodeJS.ErrnoException).code, 'ENOENT', 'the errno is kept as the cause');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+function loadConfigFileError(path: string): Error {
+  try {
+    loadConfigFile(path);
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error(`${path} loaded`);
+}
 
 test('config/default.yaml: pid 1, kernel threads, every top-level process by comm, reading only stat fields', () => {
   const cfg = loadConfigFile(join(REPO, 'config/default.yaml'));

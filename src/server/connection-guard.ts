@@ -1,0 +1,67 @@
+import type { Server } from 'node:net';
+import type { Socket } from 'node:net';
+
+export interface ConnectionGuardOptions {
+  /** open connections in all */
+  maxConnections: number;
+  /** open connections from one client address */
+  maxPerClient: number;
+}
+
+interface Tracked {
+  socket: Socket;
+  client: string;
+  /** a request arrived on it: not a slowloris or idle-TLS socket */
+  served: boolean;
+}
+
+const keyOf = (s: { remoteAddress?: string | undefined; remotePort?: number | undefined }) => `${s.remoteAddress ?? ''}:${s.remotePort ?? 0}`;
+
+/**
+ * Bounds what clients can hold so /health always gets a connection: one address holds at most
+ * maxPerClient connections (a newer one is closed at once), and when all maxConnections are
+ * taken, the oldest connection that never carried a request (slow headers, a TLS handshake
+ * never started) is closed to make room, instead of refusing the newcomer.
+ */
+export function guardConnections(server: Server, opts: ConnectionGuardOptions): void {
+  // insertion order is age order
+  const open = new Map<string, Tracked>();
+  const perClient = new Map<string, number>();
+  server.prependListener('connection', (socket: Socket) => {
+    const client = socket.remoteAddress ?? '';
+    const mine = perClient.get(client) ?? 0;
+    if (mine >= opts.maxPerClient) {
+      socket.destroy();
+      return;
+    }
+    if (open.size >= opts.maxConnections) {
+      let victim: Tracked | undefined;
+      for (const t of open.values()) {
+        if (t.served) continue;
+        victim = t;
+        break;
+      }
+      if (!victim) {
+        socket.destroy();
+        return;
+      }
+      victim.socket.destroy();
+      forget(keyOf(victim.socket), victim.client);
+    }
+    const key = keyOf(socket);
+    open.set(key, { socket, client, served: false });
+    perClient.set(client, mine + 1);
+    socket.once('close', () => forget(key, client));
+  });
+  server.on('request', (req: { socket: Socket }) => {
+    const t = open.get(keyOf(req.socket));
+    if (t) t.served = true;
+  });
+
+  function forget(key: string, client: string): void {
+    if (!open.delete(key)) return;
+    const n = (perClient.get(client) ?? 1) - 1;
+    if (n > 0) perClient.set(client, n);
+    else perClient.delete(client);
+  }
+}
