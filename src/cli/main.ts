@@ -12,6 +12,7 @@ const SUBCOMMANDS: Record<string, () => Promise<SubcommandModule>> = {
   serve: () => import('./serve.js'),
   once: () => import('./once.js'),
   'check-config': () => import('./check-config.js'),
+  explain: () => import('./explain.js'),
   report: () => import('./report.js'),
   deploy: () => import('./deploy.js'),
   delete: () => import('./delete.js'),
