@@ -13,6 +13,24 @@ import { PROMETHEUS_RULE_FILE, RULES_FILE, prometheusRuleFileText } from './prom
 
 export const PLATFORMS = ['kubernetes', 'openshift'] as const;
 export type Platform = (typeof PLATFORMS)[number];
+/** which OpenShift Prometheus scrapes the exporter: the platform's or the user-workload one */
+export const MONITORING_STACKS = ['platform', 'user-workload'] as const;
+export type MonitoringStack = (typeof MONITORING_STACKS)[number];
+
+/** Optional data sources whose privileges the manifests grant only when asked. */
+export interface Features {
+  /** the perf collector: -collector.perf and CAP_PERFMON */
+  perf: boolean;
+  /** taskstats (exact exit accounting): CAP_NET_ADMIN */
+  taskstats: boolean;
+}
+export const NO_FEATURES: Features = { perf: false, taskstats: false };
+
+/** The kustomization a platform and monitoring stack are built from. */
+export function overlayDir(platform: Platform, monitoring: MonitoringStack): string {
+  if (platform === 'kubernetes') return 'kubernetes';
+  return monitoring === 'platform' ? 'openshift' : 'openshift-user-workload';
+}
 
 export const DEFAULT_NAMESPACE = 'procgroup-exporter';
 /** the kustomize base's copy of config/default.yaml (kustomize reads no file outside its directory) */
@@ -21,6 +39,10 @@ const EXPORTER_CONTAINER = 'exporter';
 
 export interface RenderOptions {
   platform: Platform;
+  /** OpenShift only; default platform */
+  monitoring?: MonitoringStack | undefined;
+  /** default none */
+  features?: Features | undefined;
   /** the exporter config embedded in the ConfigMap, byte for byte */
   config: { text: string; file: string };
   /** default procgroup-exporter */
@@ -51,7 +73,11 @@ export function renderManifests(opts: RenderOptions): Manifest[] {
     [path.join(root, CONFIG_COPY_FILE), opts.config.text],
     [path.join(root, PROMETHEUS_RULE_FILE), prometheusRuleText(root)],
   ]);
-  let manifests = buildKustomization(path.join(root, 'deploy', opts.platform), {
+  const monitoring = opts.monitoring ?? 'platform';
+  if (opts.platform !== 'openshift' && monitoring !== 'platform') {
+    throw new ExporterError('FLAG_INVALID', `--monitoring ${monitoring}: OpenShift only (on Kubernetes, any Prometheus Operator picks up the ServiceMonitor)`);
+  }
+  let manifests = buildKustomization(path.join(root, 'deploy', overlayDir(opts.platform, monitoring)), {
     readFile: (file) => redirected.get(path.resolve(file)) ?? readFileSync(file, 'utf8'),
   });
   if (opts.namespace !== undefined && opts.namespace !== DEFAULT_NAMESPACE) {
@@ -59,7 +85,31 @@ export function renderManifests(opts: RenderOptions): Manifest[] {
     manifests = setNamespace(manifests, opts.namespace).map((m) => retargetServerName(m, opts.namespace ?? ''));
   }
   if (opts.image !== undefined) manifests = manifests.map((m) => setExporterImage(m, opts.image ?? ''));
+  const features = opts.features ?? NO_FEATURES;
+  if (features.perf) manifests = manifests.map((m) => grant(m, { capability: 'PERFMON', arg: '-collector.perf' }));
+  if (features.taskstats) manifests = manifests.map((m) => grant(m, { capability: 'NET_ADMIN' }));
   return sortForApply(manifests);
+}
+
+/**
+ * Adds a capability to the exporter container (and to the SCC's allowed ones) and an argument to
+ * its command line.
+ */
+function grant(m: Manifest, what: { capability: string; arg?: string }): Manifest {
+  if (m.kind === 'SecurityContextConstraints') {
+    const allowed = Array.isArray(m['allowedCapabilities']) ? m['allowedCapabilities'] : [];
+    m['allowedCapabilities'] = [...allowed, what.capability];
+    return m;
+  }
+  const podSpec = podSpecOf(m);
+  for (const c of podSpec ? containersOf(podSpec) : []) {
+    if (c['name'] !== EXPORTER_CONTAINER) continue;
+    const sc = isObject(c['securityContext']) ? c['securityContext'] : (c['securityContext'] = {});
+    const caps = isObject(sc['capabilities']) ? sc['capabilities'] : (sc['capabilities'] = {});
+    caps['add'] = [...(Array.isArray(caps['add']) ? caps['add'] : []), what.capability];
+    if (what.arg !== undefined && Array.isArray(c['args'])) c['args'] = [...c['args'], what.arg];
+  }
+  return m;
 }
 
 function prometheusRuleText(root: string): string {

@@ -128,3 +128,59 @@ test('bad flags exit 2; -h prints the usage', () => {
   assert.equal(help.status, 0);
   assert.match(help.stdout, /^usage: procgroup-exporter delete/);
 });
+
+/** A stand-in client that appends every call's arguments (one line) to <bin>/<name>.calls; `rollout` exits `rolloutExit`. */
+function recordingClient(name: string, rolloutExit = 0): string {
+  const bin = mkdtempSync(path.join(work, 'bin-'));
+  const script = path.join(bin, name);
+  writeFileSync(
+    script,
+    `#!/bin/sh\necho "$*" >> "${script}.calls"\nif [ "$1" = rollout ]; then echo 'daemon set "procgroup-exporter" successfully rolled out'; exit ${rolloutExit}; fi\n` +
+      `${cat} > "${script}.stdin"\necho "${name}: applied"\n`,
+  );
+  chmodSync(script, 0o755);
+  return bin;
+}
+
+test('deploy --monitoring user-workload --perf --taskstats --wait: applies that variant, waits for the rollout, says what it created', () => {
+  const bin = recordingClient('oc');
+  const r = cli(['deploy', '-p', 'openshift', '--monitoring', 'user-workload', '--perf', '--taskstats', '--wait', '--wait-timeout', '2m', '-n', 'node-metrics', '-c', userConfigFile], bin);
+  assert.equal(r.status, 0, r.stderr);
+  const calls = readFileSync(path.join(bin, 'oc.calls'), 'utf8').trimEnd().split('\n');
+  assert.deepEqual(calls, ['apply -f -', 'rollout status daemonset/procgroup-exporter -n node-metrics --timeout=2m']);
+  const want = renderManifests({
+    platform: 'openshift',
+    monitoring: 'user-workload',
+    features: { perf: true, taskstats: true },
+    config: { text: userConfig, file: userConfigFile },
+    namespace: 'node-metrics',
+  });
+  assert.deepEqual(parseManifests(readFileSync(path.join(bin, 'oc.stdin'), 'utf8'), 'stdin'), want);
+  assert.match(r.stdout, new RegExp(`applied ${want.length} objects in namespace node-metrics:`));
+  assert.match(r.stdout, /^ {2}ServiceMonitor: procgroup-exporter$/m);
+  assert.match(r.stdout, /^ {2}Secret: procgroup-exporter-scraper-token$/m);
+  assert.match(r.stdout, /scraped by: the user-workload Prometheus/);
+  assert.match(r.stdout, /with: perf collector \(CAP_PERFMON\), taskstats \(CAP_NET_ADMIN\)/);
+  // the summary comes after the client's own output, the rollout after the summary
+  assert.ok(r.stdout.indexOf('oc: applied') < r.stdout.indexOf('applied '.concat(String(want.length))));
+  assert.ok(r.stdout.indexOf('scraped by') < r.stdout.indexOf('successfully rolled out'));
+});
+
+test('deploy --wait: a rollout that does not finish fails the command', () => {
+  const bin = recordingClient('kubectl', 1);
+  const r = cli(['deploy', '--wait', '-c', userConfigFile], bin);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /kubectl rollout status daemonset\/procgroup-exporter -n procgroup-exporter --timeout=5m exited with 1/);
+});
+
+test('--monitoring user-workload is OpenShift only; prom deploy is deploy --platform openshift', () => {
+  const bin = recordingClient('oc');
+  const bad = cli(['deploy', '--monitoring', 'user-workload'], bin);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--monitoring user-workload: OpenShift only/);
+  assert.equal(cli(['deploy', '-p', 'openshift', '--monitoring', 'cluster'], bin).status, 2);
+  const prom = cli(['prom', 'deploy', '-c', userConfigFile], bin);
+  assert.equal(prom.status, 0, prom.stderr);
+  assert.deepEqual(parseManifests(readFileSync(path.join(bin, 'oc.stdin'), 'utf8'), 'stdin'), expected('openshift'));
+  assert.match(prom.stdout, /scraped by: the platform Prometheus/);
+});

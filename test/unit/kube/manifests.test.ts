@@ -14,10 +14,18 @@ import { schemaProblems, sccProblems, typeProblems } from './schemas.js';
 const root = path.resolve(import.meta.dirname, '../../..');
 const config = { text: readFileSync(path.join(root, CONFIG_COPY_FILE), 'utf8'), file: CONFIG_COPY_FILE };
 
-const variants = PLATFORMS.flatMap((platform) => [
-  { name: `${platform}`, manifests: renderManifests({ platform, config, root }) },
-  { name: `${platform}, namespace node-metrics`, manifests: renderManifests({ platform, config, root, namespace: 'node-metrics' }) },
-]);
+const variants = [
+  ...PLATFORMS.flatMap((platform) => [
+    { name: `${platform}`, manifests: renderManifests({ platform, config, root }) },
+    { name: `${platform}, namespace node-metrics`, manifests: renderManifests({ platform, config, root, namespace: 'node-metrics' }) },
+    { name: `${platform}, --perf --taskstats`, manifests: renderManifests({ platform, config, root, features: { perf: true, taskstats: true } }) },
+  ]),
+  { name: 'openshift user-workload', manifests: renderManifests({ platform: 'openshift', monitoring: 'user-workload', config, root }) },
+  {
+    name: 'openshift user-workload, namespace node-metrics',
+    manifests: renderManifests({ platform: 'openshift', monitoring: 'user-workload', config, root, namespace: 'node-metrics' }),
+  },
+];
 
 for (const { name, manifests } of variants) {
   test(`${name}: every manifest passes its schema`, async () => {
@@ -32,7 +40,7 @@ test('no manifest has an unknown or mistyped field (TypeScript models)', () => {
 
 test('the OpenShift variant includes a SecurityContextConstraints object, and it is checked', () => {
   const scc = variants.flatMap((v) => v.manifests).filter((m) => m.kind === 'SecurityContextConstraints');
-  assert.equal(scc.length, 2);
+  assert.equal(scc.length, 5);
   for (const m of scc) assert.deepEqual(sccProblems(m), []);
 });
 

@@ -11,7 +11,7 @@ import { parse } from 'yaml';
 import { EXPORTER_FLAGS } from '../../../src/cli/exporter-flags.js';
 import { parseFlags } from '../../../src/cli/flags.js';
 import type { Manifest } from '../../../src/kube/manifest.js';
-import { renderManifests, type Platform } from '../../../src/kube/render.js';
+import { renderManifests, type Features, type MonitoringStack, type Platform } from '../../../src/kube/render.js';
 
 const root = path.resolve(import.meta.dirname, '../../..');
 const userConfig = {
@@ -20,7 +20,7 @@ const userConfig = {
   file: '/home/me/pe.yaml',
 };
 
-function render(platform: Platform, extra: { namespace?: string; image?: string } = {}): Manifest[] {
+function render(platform: Platform, extra: { namespace?: string; image?: string; monitoring?: MonitoringStack; features?: Features } = {}): Manifest[] {
   return renderManifests({ platform, config: userConfig, root, ...extra });
 }
 
@@ -50,7 +50,9 @@ for (const platform of ['kubernetes', 'openshift'] as const) {
     const pod = ds.spec.template.spec;
     assert.equal(pod.hostPID, true);
     assert.deepEqual(pod.tolerations, [{ operator: 'Exists' }]);
-    assert.equal(one(ms, 'PriorityClass').metadata.name, pod.priorityClassName);
+    // an existing class, as OpenShift's node-exporter uses: none of our own is created
+    assert.equal(pod.priorityClassName, 'system-cluster-critical');
+    assert.equal(ms.some((m) => m.kind === 'PriorityClass'), false);
     const hostPaths = new Map<string, string>(pod.volumes.filter((v: any) => v.hostPath).map((v: any) => [v.name, v.hostPath.path]));
     assert.deepEqual([...hostPaths.values()].sort(), ['/proc', '/sys', '/var/log']);
     const exporter = container(ds, 'exporter');
@@ -223,4 +225,94 @@ test('Namespace is applied first, custom resources after the built-in kinds', ()
   assert.ok(kinds.indexOf('DaemonSet') < kinds.indexOf('ServiceMonitor'));
   assert.ok(kinds.indexOf('ServiceAccount') < kinds.indexOf('DaemonSet'));
   assert.ok(kinds.indexOf('ConfigMap') < kinds.indexOf('DaemonSet'));
+});
+
+/** Every key anywhere in `v` whose name ends in File: the file references a ServiceMonitor can hold. */
+function fileKeys(v: unknown, at = ''): string[] {
+  if (Array.isArray(v)) return v.flatMap((x, i) => fileKeys(x, `${at}[${i}]`));
+  if (v === null || typeof v !== 'object') return [];
+  return Object.entries(v).flatMap(([k, x]) => [...(/File$/.test(k) ? [`${at}.${k}`] : []), ...fileKeys(x, `${at}.${k}`)]);
+}
+
+test('openshift user-workload: the ServiceMonitor names no file, its token Secret and CA ConfigMap are rendered', () => {
+  for (const namespace of ['procgroup-exporter', 'node-metrics']) {
+    const ms = render('openshift', { monitoring: 'user-workload', namespace });
+    const sm = one(ms, 'ServiceMonitor');
+    assert.deepEqual(fileKeys(sm.spec), []);
+    const [endpoint] = sm.spec.endpoints;
+    assert.equal(endpoint.scheme, 'https');
+    assert.equal(endpoint.tlsConfig.serverName, `procgroup-exporter.${namespace}.svc`);
+    // the token: a service-account-token Secret of a service account bound to GET /metrics
+    const secret = ms.find((m) => m.kind === 'Secret' && m.metadata.name === endpoint.authorization.credentials.name) as any;
+    assert.equal(secret?.type, 'kubernetes.io/service-account-token');
+    assert.equal(secret.metadata.namespace, namespace);
+    const account = secret.metadata.annotations['kubernetes.io/service-account.name'];
+    assert.ok(ms.some((m) => m.kind === 'ServiceAccount' && m.metadata.name === account && m.metadata.namespace === namespace));
+    const reader = ms.find((m: any) => m.kind === 'ClusterRole' && m.rules.some((r: any) => r.nonResourceURLs?.includes('/metrics'))) as any;
+    assert.ok(reader, 'a ClusterRole allows GET /metrics');
+    const binding = ms.find((m: any) => m.kind === 'ClusterRoleBinding' && m.roleRef.name === reader.metadata.name) as any;
+    assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: account, namespace }]);
+    // the CA: a ConfigMap the service CA operator fills under the key the endpoint reads
+    const ca = ms.find((m) => m.kind === 'ConfigMap' && m.metadata.name === endpoint.tlsConfig.ca.configMap.name) as any;
+    assert.equal(ca?.metadata.annotations['service.beta.openshift.io/inject-cabundle'], 'true');
+    assert.equal(endpoint.tlsConfig.ca.configMap.key, 'service-ca.crt');
+    // user-workload monitoring skips namespaces labelled for the platform stack
+    assert.equal(one(ms, 'Namespace').metadata.labels['openshift.io/cluster-monitoring'], undefined);
+    assert.equal(ms.some((m: any) => m.kind === 'RoleBinding' && m.subjects.some((x: any) => x.name === 'prometheus-k8s')), false);
+    // the same proxy and SCC as the platform variant
+    assert.ok(container(one(ms, 'DaemonSet'), 'kube-rbac-proxy'));
+    assert.ok(one(ms, 'SecurityContextConstraints'));
+  }
+  // the platform variant keeps its file references (the platform Prometheus mounts them)
+  assert.ok(fileKeys(one(render('openshift'), 'ServiceMonitor').spec).length > 0);
+  assert.throws(() => render('kubernetes', { monitoring: 'user-workload' }), /OpenShift only/);
+});
+
+test('openshift, both stacks: node-exporter\'s workload-partitioning and SCC-pinning annotations', () => {
+  for (const monitoring of ['platform', 'user-workload'] as const) {
+    const ms = render('openshift', { monitoring });
+    const annotations = one(ms, 'DaemonSet').spec.template.metadata.annotations;
+    assert.equal(annotations['openshift.io/required-scc'], one(ms, 'SecurityContextConstraints').metadata.name);
+    assert.deepEqual(JSON.parse(annotations['target.workload.openshift.io/management']), { effect: 'PreferredDuringScheduling' });
+    assert.equal(one(ms, 'Namespace').metadata.annotations['workload.openshift.io/allowed'], 'management');
+  }
+});
+
+test('kubernetes: a NetworkPolicy lets only Prometheus pods reach the exporter\'s port', () => {
+  const ms = render('kubernetes');
+  const np = one(ms, 'NetworkPolicy');
+  const ds = one(ms, 'DaemonSet');
+  const podLabels = ds.spec.template.metadata.labels;
+  for (const [k, v] of Object.entries(np.spec.podSelector.matchLabels)) assert.equal(podLabels[k], v, `selects the exporter pods (${k})`);
+  assert.deepEqual(np.spec.policyTypes, ['Ingress']);
+  assert.equal(np.spec.ingress.length, 1);
+  const [rule] = np.spec.ingress;
+  assert.deepEqual(rule.from, [{ namespaceSelector: {}, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } } }]);
+  assert.deepEqual(rule.ports, [{ port: container(ds, 'exporter').ports[0].containerPort, protocol: 'TCP' }]);
+  // on OpenShift the same port is kube-rbac-proxy's
+  const os = render('openshift');
+  assert.equal(one(os, 'NetworkPolicy').spec.ingress[0].ports[0].port, container(one(os, 'DaemonSet'), 'kube-rbac-proxy').ports[0].containerPort);
+});
+
+test('--perf and --taskstats add their capabilities (and the SCC allows them); without them neither is granted', () => {
+  for (const platform of ['kubernetes', 'openshift'] as const) {
+    const plain = container(one(render(platform), 'DaemonSet'), 'exporter');
+    assert.deepEqual(plain.securityContext.capabilities.add, ['SYS_PTRACE', 'DAC_READ_SEARCH']);
+    assert.equal(exporterArgs(one(render(platform), 'DaemonSet'))['collector.perf'], false);
+
+    const ms = render(platform, { features: { perf: true, taskstats: true } });
+    const ds = one(ms, 'DaemonSet');
+    const exporter = container(ds, 'exporter');
+    assert.deepEqual(exporter.securityContext.capabilities.add, ['SYS_PTRACE', 'DAC_READ_SEARCH', 'PERFMON', 'NET_ADMIN']);
+    assert.equal(exporterArgs(ds)['collector.perf'], true);
+    for (const c of ds.spec.template.spec.containers.filter((x: any) => x.name !== 'exporter')) {
+      assert.equal(c.securityContext.capabilities.add, undefined, `${c.name} gets nothing`);
+    }
+    if (platform === 'openshift') {
+      const scc = one(ms, 'SecurityContextConstraints');
+      for (const cap of exporter.securityContext.capabilities.add) assert.ok(scc.allowedCapabilities.includes(cap), cap);
+    }
+    const perfOnly = container(one(render(platform, { features: { perf: true, taskstats: false } }), 'DaemonSet'), 'exporter');
+    assert.deepEqual(perfOnly.securityContext.capabilities.add, ['SYS_PTRACE', 'DAC_READ_SEARCH', 'PERFMON']);
+  }
 });
