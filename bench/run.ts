@@ -1,6 +1,7 @@
 /**
- * npm run bench: procgroup-exporter side by side with prometheus-process-exporter and a C read
- * floor (bench/floor.c), on workloads this script starts itself (bench/workload.c), with the same
+ * npm run bench: procgroup-exporter (with each counter source, default output and
+ * process-exporter's output) side by side with prometheus-process-exporter, Netdata's apps.plugin
+ * and three C floors (bench/floor.c: stat+status+io, stat only, taskstats), on workloads this script starts itself (bench/workload.c), with the same
  * config. Per exporter: CPU per scrape from /proc/<pid>/stat, wall time, peak RSS, series; then a
  * linear fit of CPU against tasks, /health latency during scrapes, and RSS over many scrapes with
  * churn. `npm run bench -- -h` lists the options.
@@ -14,7 +15,7 @@ import { Worker } from 'node:worker_threads';
 import type { ProbeData } from './health-probe.js';
 import { checkTaskHeadroom, cpuSeconds, describeMachine, type Machine, memory } from './proc.js';
 import { fmt, linearFit, type LinearFit, markdownTable, mean, percentile } from './stats.js';
-import { Exporter, Floor, freePort, killAllTargets, REPO_ROOT, stopAllTargets, type Target } from './targets.js';
+import { AppsPlugin, Exporter, Floor, type FloorMode, freePort, killAllTargets, REPO_ROOT, stopAllTargets, type Target } from './targets.js';
 import { buildNative, CHURN_NAMES, HOLD_NAMES, killAllWorkloads, type NativeTools, parseWorkload, stopAllWorkloads, Workload, type WorkloadSpec } from './workload.js';
 
 interface Options {
@@ -33,6 +34,12 @@ interface Options {
   memcheckScrapes: number;
   memcheckWorkload: WorkloadSpec;
   outDir: string | undefined;
+  /** counter sources of ours to measure: procfs always (the "ours" column), taskstats as a peer */
+  sources: Array<'procfs' | 'taskstats'>;
+  /** also measure ours at process-exporter's output (thread io and context switches, names as they are) */
+  parity: boolean;
+  /** Netdata's apps.plugin, measured per cycle in the threads-off variants */
+  appsPlugin: string | undefined;
 }
 
 const USAGE = `usage: npm run bench -- [options]   (each also as an environment variable)
@@ -46,6 +53,11 @@ const USAGE = `usage: npm run bench -- [options]   (each also as an environment 
   --memcheck-workload=W   workload of the RSS check (BENCH_MEMCHECK_WORKLOAD, default 100x4+churn)
   --process-exporter=PATH (BENCH_PROCESS_EXPORTER, default /usr/bin/prometheus-process-exporter; "" = skip)
   --out=DIR               results directory, "" = do not write (BENCH_OUT, default bench/results)
+  --sources=LIST          counter sources of ours: procfs,taskstats (BENCH_SOURCES, default procfs,taskstats;
+                          taskstats and the C taskstats floor need root or CAP_NET_ADMIN, else they are skipped)
+  --parity=on|off         also measure ours at process-exporter's output with threads on (BENCH_PARITY, default on)
+  --apps-plugin=PATH      Netdata's apps.plugin, threads-off variants (BENCH_APPS_PLUGIN,
+                          default /usr/lib/netdata/plugins.d/apps.plugin; "" = skip)
 Quick run: npm run bench -- --workloads=2000x1 --scrapes=5 --memcheck-scrapes=0
 `;
 
@@ -60,7 +72,7 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options {
     if (!m) throw new Error(`unknown argument "${arg}"\n${USAGE}`);
     given.set(m[1] as string, m[2] as string);
   }
-  const known = ['workloads', 'scrapes', 'pause-ms', 'threads', 'health-scrapes', 'idle-seconds', 'memcheck-scrapes', 'memcheck-workload', 'process-exporter', 'out'];
+  const known = ['workloads', 'scrapes', 'pause-ms', 'threads', 'health-scrapes', 'idle-seconds', 'memcheck-scrapes', 'memcheck-workload', 'process-exporter', 'out', 'sources', 'parity', 'apps-plugin'];
   for (const key of given.keys()) if (!known.includes(key)) throw new Error(`unknown option --${key}\n${USAGE}`);
   const get = (key: string, def: string): string => given.get(key) ?? env[`BENCH_${key.toUpperCase().replace(/-/g, '_')}`] ?? def;
   const int = (key: string, def: number): number => {
@@ -78,6 +90,15 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options {
   const out = get('out', join(REPO_ROOT, 'bench/results'));
   const scrapes = int('scrapes', 20);
   if (scrapes < 1) throw new Error('--scrapes must be at least 1');
+  const sources = get('sources', 'procfs,taskstats')
+    .split(',')
+    .map((v) => {
+      if (v !== 'procfs' && v !== 'taskstats') throw new Error('--sources wants procfs, taskstats or procfs,taskstats');
+      return v;
+    });
+  const parity = get('parity', 'on');
+  if (parity !== 'on' && parity !== 'off') throw new Error('--parity wants on or off');
+  const apps = get('apps-plugin', '/usr/lib/netdata/plugins.d/apps.plugin');
   return {
     workloads: get('workloads', '2000x1,500x20,1500x20,500x1+churn').split(',').filter(Boolean).map(parseWorkload),
     scrapes,
@@ -90,6 +111,9 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options {
     memcheckScrapes: int('memcheck-scrapes', 10000),
     memcheckWorkload: parseWorkload(get('memcheck-workload', '100x4+churn')),
     outDir: out === '' ? undefined : out,
+    sources,
+    parity: parity === 'on',
+    appsPlugin: apps === '' ? undefined : apps,
   };
 }
 
@@ -200,6 +224,13 @@ interface VariantResult {
   oursOverTheirs: number | undefined;
   oursOverFloor: number;
   health: HealthResult | undefined;
+  /**
+   * Everything else measured in the same turns: ours with the taskstats source (ours-taskstats),
+   * ours at process-exporter's output (ours-parity-procfs, ours-parity-taskstats; threads on), the
+   * stat-only and taskstats C floors (floor-stat, floor-taskstats), and apps.plugin (threads off; CPU
+   * per 1 s cycle instead of per scrape).
+   */
+  peers: Measurement[];
 }
 
 interface WorkloadResult {
@@ -219,13 +250,33 @@ interface Context {
   tmp: string;
 }
 
-function oursArgs(ctx: Context, port: number, threads: boolean): string[] {
-  return [join(REPO_ROOT, 'dist/src/cli/main.js'), 'serve', '-config.path', ctx.config, '-web.listen-address', `127.0.0.1:${port}`, '-collect.min-interval', '0s', `-threads=${threads}`];
+function oursArgs(ctx: Context, port: number, threads: boolean, extra: readonly string[]): string[] {
+  return [join(REPO_ROOT, 'dist/src/cli/main.js'), 'serve', '-config.path', ctx.config, '-web.listen-address', `127.0.0.1:${port}`, '-collect.min-interval', '0s', `-threads=${threads}`, ...extra];
 }
 
-async function startOurs(ctx: Context, threads: boolean, name: string): Promise<Exporter> {
+/** process-exporter's output with threads on: thread io and context switches, thread names unchanged and uncapped */
+const PARITY_ARGS = ['-threads.details=true', '-threads.normalize-names=false', '-threads.max-names=0'];
+
+async function startOurs(ctx: Context, threads: boolean, name: string, extra: readonly string[] = ['-source=procfs']): Promise<Exporter> {
   const port = await freePort();
-  return Exporter.start({ name, command: process.execPath, args: oursArgs(ctx, port, threads), port, logDir: ctx.tmp });
+  return Exporter.start({ name, command: process.execPath, args: oursArgs(ctx, port, threads, extra), port, logDir: ctx.tmp });
+}
+
+/** Starts a peer; one that cannot run here (taskstats without CAP_NET_ADMIN) is logged and left out. */
+async function optional<T>(name: string, start: () => Promise<T> | T): Promise<T | undefined> {
+  try {
+    return await start();
+  } catch (err) {
+    log(`${name} not measured: ${err instanceof Error ? err.message : String(err)}`);
+    return undefined;
+  }
+}
+
+/** A floor that exits at once (the taskstats floor without CAP_NET_ADMIN) is left out. */
+async function startFloor(ctx: Context, name: string, threads: boolean, mode: FloorMode): Promise<Floor> {
+  const floor = Floor.start(name, ctx.tools.floor, threads, mode);
+  await floor.scrape();
+  return floor;
 }
 
 async function runVariant(ctx: Context, spec: WorkloadSpec, threads: boolean): Promise<VariantResult> {
@@ -244,15 +295,43 @@ async function runVariant(ctx: Context, spec: WorkloadSpec, threads: boolean): P
     }
     const floor = Floor.start(`floor-threads-${t}`, ctx.tools.floor, threads);
     started.push(floor);
+    const peers: Target[] = [];
+    const taskstats = opts.sources.includes('taskstats');
+    const peer = async (name: string, start: () => Promise<Target> | Target): Promise<void> => {
+      const target = await optional(name, start);
+      if (target) {
+        peers.push(target);
+        started.push(target);
+      }
+    };
+    if (taskstats) await peer('ours-taskstats', () => startOurs(ctx, threads, 'ours-taskstats', ['-source=taskstats']));
+    if (opts.parity && threads) {
+      await peer('ours-parity-procfs', () => startOurs(ctx, threads, 'ours-parity-procfs', ['-source=procfs', ...PARITY_ARGS]));
+      if (taskstats) await peer('ours-parity-taskstats', () => startOurs(ctx, threads, 'ours-parity-taskstats', ['-source=taskstats', ...PARITY_ARGS]));
+    }
+    await peer('floor-stat', () => startFloor(ctx, 'floor-stat', threads, 'stat'));
+    if (taskstats) await peer('floor-taskstats', () => startFloor(ctx, 'floor-taskstats', threads, 'taskstats'));
+    const apps = !threads && opts.appsPlugin ? await optional('apps.plugin', () => AppsPlugin.start(opts.appsPlugin as string, join(ctx.tmp, 'apps.plugin.log'))) : undefined;
     for (const target of started) for (let i = 0; i < opts.warmupScrapes; i++) await target.scrape();
 
     const exporters = theirs ? [ours, theirs] : [ours];
     const idle = opts.idleSeconds > 0 ? await idleCpu(exporters, opts.idleSeconds * 1000) : [];
     log(`${spec.label} threads ${t}: measuring ${opts.scrapes} scrapes each, in turns`);
-    const measured = await measureInTurns(theirs ? [ours, theirs, floor] : [ours, floor], opts.scrapes, opts.pauseMs);
+    const main: Target[] = theirs ? [ours, theirs, floor] : [ours, floor];
+    const appsBefore = apps ? { cpu: cpuSeconds(apps.pid), cycles: apps.cycles } : undefined;
+    const measured = await measureInTurns([...main, ...peers], opts.scrapes, opts.pauseMs);
     const oursM: Measurement = { ...measured[0]!, idleCpuPerSecond: idle[0] };
     const theirsM: Measurement | undefined = theirs ? { ...measured[1]!, idleCpuPerSecond: idle[1] } : undefined;
-    const floorM: Measurement = { ...measured[measured.length - 1]!, idleCpuPerSecond: undefined };
+    const floorM: Measurement = { ...measured[main.length - 1]!, idleCpuPerSecond: undefined };
+    const peerMs: Measurement[] = measured.slice(main.length).map((m) => ({ ...m, idleCpuPerSecond: undefined }));
+    if (apps && appsBefore) {
+      const cycles = apps.cycles - appsBefore.cycles;
+      if (cycles > 0) {
+        const perCycle = (cpuSeconds(apps.pid) - appsBefore.cpu) / cycles;
+        peerMs.push({ target: 'apps.plugin', cpuSecondsPerScrape: perCycle, wallMs: { mean: NaN, p50: NaN, max: NaN }, peakRssBytes: memory(apps.pid).peakRss, series: 0, groupSeries: 0, idleCpuPerSecond: undefined });
+      }
+      await apps.stop();
+    }
     const health = opts.healthScrapes > 0 ? await healthDuringScrapes(ours, opts.healthScrapes, opts.pauseMs) : undefined;
     const result: VariantResult = {
       threads,
@@ -263,11 +342,13 @@ async function runVariant(ctx: Context, spec: WorkloadSpec, threads: boolean): P
       oursOverTheirs: theirsM ? oursM.cpuSecondsPerScrape / theirsM.cpuSecondsPerScrape : undefined,
       oursOverFloor: oursM.cpuSecondsPerScrape / floorM.cpuSecondsPerScrape,
       health,
+      peers: peerMs,
     };
     log(
       `${spec.label} threads ${t}: CPU/scrape ours ${fmt(oursM.cpuSecondsPerScrape)} s, process-exporter ${fmt(theirsM?.cpuSecondsPerScrape)} s, ` +
         `floor ${fmt(floorM.cpuSecondsPerScrape)} s; ours/theirs ${fmt(result.oursOverTheirs)}, ours/floor ${fmt(result.oursOverFloor, 2)}` +
-        (health ? `; /health max ${fmt(health.maxMs, 1)} ms` : ''),
+        (health ? `; /health max ${fmt(health.maxMs, 1)} ms` : '') +
+        peerMs.map((p) => `; ${p.target} ${fmt(p.cpuSecondsPerScrape)} s`).join(''),
     );
     return result;
   } finally {
@@ -389,6 +470,8 @@ interface Fits {
   ours: LinearFit | undefined;
   theirs: LinearFit | undefined;
   floor: LinearFit | undefined;
+  /** the same for every peer (ours-taskstats, ours-parity-*, floor-stat, floor-taskstats) */
+  peers: Record<string, LinearFit | undefined>;
 }
 
 function fitCosts(results: readonly WorkloadResult[]): Fits {
@@ -400,7 +483,9 @@ function fitCosts(results: readonly WorkloadResult[]): Fits {
     });
     return linearFit(points);
   };
-  return { ours: fit((v) => v.ours), theirs: fit((v) => v.theirs), floor: fit((v) => v.floor) };
+  const names = [...new Set(on.flatMap(({ v }) => v.peers.map((p) => p.target)))];
+  const peers = Object.fromEntries(names.map((name) => [name, fit((v) => v.peers.find((p) => p.target === name))]));
+  return { ours: fit((v) => v.ours), theirs: fit((v) => v.theirs), floor: fit((v) => v.floor), peers };
 }
 
 function report(machine: Machine, theirsVersion: string | undefined, opts: Options, results: readonly WorkloadResult[], fits: Fits, memcheck: MemcheckResult | undefined): string {
@@ -440,7 +525,28 @@ function report(machine: Machine, theirsVersion: string | undefined, opts: Optio
     fitRow('procgroup-exporter', fits.ours),
     fitRow('process-exporter', fits.theirs),
     fitRow('C read floor', fits.floor),
+    ...Object.entries(fits.peers).map(([name, f]) => fitRow(name, f)),
   ]);
+  // every target of every variant, as ratios to process-exporter and to the stat-only C floor
+  const allRows = results.flatMap((r) =>
+    r.variants.flatMap((v) => {
+      const statFloor = v.peers.find((p) => p.target === 'floor-stat')?.cpuSecondsPerScrape;
+      const theirs = v.theirs?.cpuSecondsPerScrape;
+      const label = (name: string): string => name.replace(/-threads-(on|off)$/, '');
+      return [v.ours, ...(v.theirs ? [v.theirs] : []), v.floor, ...v.peers].map((m) => [
+        r.workload,
+        v.threads ? 'on' : 'off',
+        m === v.ours ? 'ours-procfs' : label(m.target),
+        fmt(m.cpuSecondsPerScrape),
+        fmt(theirs === undefined ? undefined : m.cpuSecondsPerScrape / theirs),
+        fmt(statFloor === undefined ? undefined : m.cpuSecondsPerScrape / statFloor, 2),
+        Number.isNaN(m.wallMs.mean) ? '–' : fmt(m.wallMs.mean, 0),
+        mb(m.peakRssBytes),
+        m.series ? String(m.series) : '–',
+      ]);
+    }),
+  );
+  const allTable = markdownTable(['workload', 'threads', 'target', 'CPU per scrape or cycle (s)', 'x process-exporter', 'x stat floor', 'wall (ms)', 'peak RSS (MB)', 'series'], allRows);
   const health = results.flatMap((r) =>
     r.variants.filter((v) => v.health).map((v) => [r.workload, String(v.tasksRead), v.threads ? 'on' : 'off', String(v.health!.scrapes), String(v.health!.probes), fmt(v.health!.p50Ms, 1), fmt(v.health!.p99Ms, 1), fmt(v.health!.maxMs, 1)]),
   );
@@ -472,6 +578,10 @@ function report(machine: Machine, theirsVersion: string | undefined, opts: Optio
     `Machine: ${machineLine}`,
     '',
     main,
+    '',
+    'Every target, measured in the same turns (ours-procfs/ours-taskstats: default output; ours-parity-*: process-exporter\'s output; apps.plugin: per 1 s cycle):',
+    '',
+    allTable,
     '',
     'CPU while nobody scrapes, and per scrape interval of 15 s (one scrape + 15 s idle):',
     '',
@@ -509,6 +619,23 @@ function goals(results: readonly WorkloadResult[], fits: Fits, memcheck: Memchec
     if (big.health) lines.push(`1500x20 threads on: /health max ${fmt(big.health.maxMs, 1)} ms < 50 ms: ${mark(big.health.maxMs < 50)}`);
   }
   if (fits.ours) lines.push(`scaling: ours ${fmt(fits.ours.slope * 1e6, 2)} us CPU per task, R^2 ${fmt(fits.ours.r2, 4)} over ${fits.ours.points} workloads (threads on)`);
+  // issue 16: the taskstats source, at parity and with the default output
+  const peerOf = (x: VariantResult | undefined, name: string): Measurement | undefined => x?.peers.find((p) => p.target === name);
+  for (const [label, limit] of [['500x20', 1 / 15], ['2000x1', 1 / 10]] as const) {
+    const x = v(label, true);
+    const parity = peerOf(x, 'ours-parity-taskstats');
+    if (parity && x?.theirs) lines.push(`${label} threads on, process-exporter's output: ours (taskstats)/process-exporter ${fmt(parity.cpuSecondsPerScrape / x.theirs.cpuSecondsPerScrape)} <= ${fmt(limit)}: ${mark(parity.cpuSecondsPerScrape / x.theirs.cpuSecondsPerScrape <= limit)}`);
+  }
+  const d = v('500x20', true);
+  const oursTs = peerOf(d, 'ours-taskstats');
+  const statFloor = peerOf(d, 'floor-stat');
+  if (oursTs && statFloor) lines.push(`500x20 threads on, default output: ours (taskstats)/stat-only C floor ${fmt(oursTs.cpuSecondsPerScrape / statFloor.cpuSecondsPerScrape, 2)} <= 1: ${mark(oursTs.cpuSecondsPerScrape <= statFloor.cpuSecondsPerScrape)}`);
+  const off = v('500x20', false);
+  const apps = peerOf(off, 'apps.plugin');
+  if (off && apps) {
+    const best = Math.min(off.ours.cpuSecondsPerScrape, peerOf(off, 'ours-taskstats')?.cpuSecondsPerScrape ?? Infinity);
+    lines.push(`500x20 threads off: ours (best source)/apps.plugin per cycle ${fmt(best / apps.cpuSecondsPerScrape, 2)} <= 1: ${mark(best <= apps.cpuSecondsPerScrape)}`);
+  }
   if (memcheck) lines.push(`RSS over ${memcheck.scrapes} scrapes with churn: max of 2nd half - max of 1st half = ${(memcheck.growthBytes / MB).toFixed(1)} MB <= ${MEMCHECK_TOLERANCE_BYTES / MB} MB: ${mark(memcheck.bounded)}`);
   return lines;
 }
@@ -517,7 +644,7 @@ function goals(results: readonly WorkloadResult[], fits: Fits, memcheck: Memchec
 function sourceRevision(): { commit: string; modified: boolean } | undefined {
   try {
     const git = (...args: string[]): string => execFileSync('git', ['-C', REPO_ROOT, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    return { commit: git('rev-parse', 'HEAD'), modified: git('status', '--porcelain', '--', 'src', 'bench/run.ts', 'bench/floor.c', 'bench/workload.c') !== '' };
+    return { commit: git('rev-parse', 'HEAD'), modified: git('status', '--porcelain', '--', 'src', 'bench') !== '' };
   } catch {
     return undefined;
   }

@@ -155,6 +155,8 @@ export class Exporter implements Target {
   }
 }
 
+export type FloorMode = 'files' | 'stat' | 'taskstats';
+
 /** bench/floor.c: one walk per line on stdin, answered with "<tasks> <ns>". */
 export class Floor implements Target {
   private readonly lines: AsyncIterator<string>;
@@ -170,8 +172,9 @@ export class Floor implements Target {
     return this.child.pid ?? -1;
   }
 
-  static start(name: string, binary: string, threads: boolean): Floor {
-    const child = spawn(binary, [`-threads=${threads ? 1 : 0}`], { stdio: ['pipe', 'pipe', 'inherit'] });
+  /** `mode`: files (stat, status, io), stat (stat only) or taskstats (stat + netlink queries); see floor.c */
+  static start(name: string, binary: string, threads: boolean, mode: FloorMode = 'files'): Floor {
+    const child = spawn(binary, [`-threads=${threads ? 1 : 0}`, `-mode=${mode}`], { stdio: ['pipe', 'pipe', 'inherit'] });
     track(child);
     return new Floor(name, child);
   }
@@ -187,6 +190,37 @@ export class Floor implements Target {
     if (next.done) throw new Error(`${this.name} exited`);
     this.tasks = Number(next.value.split(' ')[0]);
     return { wallMs, series: 0, groupSeries: 0, body: '' };
+  }
+
+  async stop(): Promise<void> {
+    this.child.stdin!.end();
+    await stopChild(this.child);
+  }
+}
+
+/**
+ * Netdata's apps.plugin, run as its agent runs it (`apps.plugin 1`, stdin held open): one cycle a
+ * second, each starting with the chart netdata.apps_cpu. Not scraped: its CPU is counted over a
+ * window and divided by the cycles it completed in it.
+ */
+export class AppsPlugin {
+  cycles = 0;
+
+  private constructor(private readonly child: ChildProcess) {
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      if (line.startsWith('BEGIN netdata.apps_cpu ')) this.cycles++;
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  static start(binary: string, logFile: string): AppsPlugin {
+    const child = spawn(binary, ['1'], { stdio: ['pipe', 'pipe', openSync(logFile, 'a')] });
+    track(child);
+    return new AppsPlugin(child);
   }
 
   async stop(): Promise<void> {
