@@ -31,4 +31,5 @@ export const EXPORTER_FLAGS = {
   'path.rootfs': stringFlag('/', 'host root filesystem mount (e.g. /host in a DaemonSet): prefix for cgroupfs and container runtime files'),
   'exit-records': boolFlag(true, 'credit every exiting task exactly from the kernel\'s taskstats exit records (needs CAP_NET_ADMIN, the host network and PID namespaces); without them exited children are credited through their parent\'s cutime'),
   'path.cgroup2': stringFlag('', 'cgroup v2 mount to use instead of discovering it from mountinfo'),
+  source: stringFlag('auto', 'where per-task counters come from: taskstats (the kernel\'s binary task accounting over netlink: needs CAP_NET_ADMIN), procfs (the text files), or auto (taskstats when usable, else procfs)'),
 };

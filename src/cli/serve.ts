@@ -1,4 +1,5 @@
-import { formatProblem, ConfigError } from '../errors.js';
+import { formatProblem, ConfigError, ExporterError } from '../errors.js';
+import type { SelectedSource } from '../host/source-select.js';
 import { createLogger, type Logger } from '../log.js';
 import { version } from '../package-info.js';
 import { checkProcfsRoot, ProcfsRootError } from '../host/procfs-root.js';
@@ -6,9 +7,9 @@ import { createApp, type Exposition } from '../server/app.js';
 import { type ExporterServer, listen } from '../server/listen.js';
 import { WebConfigError } from '../server/web-config.js';
 import { EXPORTER_FLAGS } from './exporter-flags.js';
-import { flagUsage, parseFlags } from './flags.js';
+import { FlagError, flagUsage, parseFlags } from './flags.js';
 import { pipelineGroups } from '../pipeline/groups-source.js';
-import { baseRegistry, buildPipeline, collectOnce, type ExporterFlags, groupingSource, type Pipeline } from '../pipeline/setup.js';
+import { baseRegistry, buildPipeline, collectOnce, type ExporterFlags, groupingSource, openCounterSource, type Pipeline } from '../pipeline/setup.js';
 
 export function parseListenAddress(address: string): { host: string | undefined; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(address);
@@ -47,11 +48,19 @@ export async function run(argv: string[]): Promise<number> {
     log.error('cannot use the procfs root', { err: err.message });
     return 1;
   }
+  let source: SelectedSource;
+  try {
+    source = openCounterSource(flags, log);
+  } catch (err) {
+    if (!(err instanceof ExporterError)) throw err;
+    log.error('cannot use the counter source', { source: flags.source, err: err.message });
+    return err instanceof FlagError ? 2 : 1;
+  }
   const grouping = groupingSource(flags);
-  const base = baseRegistry();
+  const base = baseRegistry(source.name);
   let pipeline: Pipeline;
   try {
-    pipeline = buildPipeline(flags, grouping.load(), log);
+    pipeline = buildPipeline(flags, grouping.load(), log, process.env, source.counterSource);
   } catch (err) {
     log.error('cannot load config', { file: grouping.configFile, err: describeLoadError(err) });
     return 1;
@@ -60,7 +69,7 @@ export async function run(argv: string[]): Promise<number> {
   base.reloadTime.set(Date.now() / 1000);
 
   if (flags['once-to-stdout-delay'] > 0) {
-    const once = buildPipeline({ ...flags, 'collect.min-interval': 0 }, grouping.load(), log);
+    const once = buildPipeline({ ...flags, 'collect.min-interval': 0 }, grouping.load(), log, process.env, source.counterSource);
     process.stdout.write(await collectOnce(once, base.registry, flags['once-to-stdout-delay']));
     return 0;
   }
@@ -74,7 +83,7 @@ export async function run(argv: string[]): Promise<number> {
   };
   const reloadNow = async (): Promise<string | undefined> => {
     try {
-      const next = buildPipeline(flags, grouping.load(), log);
+      const next = buildPipeline(flags, grouping.load(), log, process.env, source.counterSource);
       const previous = pipeline;
       // counters continue: everything up to now goes to the old grouping, the new one starts
       // from here with the totals of every group that survives

@@ -206,6 +206,11 @@ export class Host {
    * Lets the counter source ask for all of this cycle's tasks at once (taskstats batches them);
    * call before the readCounters() of those tasks. A failure is counted and the reads fall back.
    */
+  /** whether the counter source batches (prefetchCounters does something) */
+  get prefetches(): boolean {
+    return this.counterSource?.prefetch !== undefined;
+  }
+
   prefetchCounters(tasks: readonly TaskRef[], want: number): void {
     const source = this.counterSource;
     if (!source?.prefetch || (want & source.covers) === 0) return;

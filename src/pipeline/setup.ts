@@ -19,6 +19,8 @@ import { basePageSize } from '../procfs/page-size.js';
 import { Host } from '../host/host.js';
 import { openExitRecords } from '../taskstats/exit-records-setup.js';
 import { Tracker } from '../tracker/tracker.js';
+import type { CounterSource } from '../host/counter-source.js';
+import { isSourceMode, selectCounterSource, SOURCE_MODES, type SelectedSource } from '../host/source-select.js';
 import type { EXPORTER_FLAGS } from '../cli/exporter-flags.js';
 import { FlagError, type FlagValues } from '../cli/flags.js';
 
@@ -59,10 +61,20 @@ export interface Pipeline {
 
 const pageSize = basePageSize();
 
-export function buildPipeline(flags: ExporterFlags, grouping: ReturnType<GroupingSource['load']>, log: Logger, env: NodeJS.ProcessEnv = process.env): Pipeline {
+/**
+ * `counterSource`: the binary source chosen at start-up (openCounterSource), shared by the pipelines
+ * of successive reloads; undefined reads the /proc text files.
+ */
+export function buildPipeline(
+  flags: ExporterFlags,
+  grouping: ReturnType<GroupingSource['load']>,
+  log: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+  counterSource: CounterSource | undefined = undefined,
+): Pipeline {
   const { matcher, config } = grouping;
   const registry = new Registry();
-  const host = new Host({ procfsRoot: flags.procfs, rootfs: flags['path.rootfs'], cgroup2Root: flags['path.cgroup2'] || undefined, log });
+  const host = new Host({ procfsRoot: flags.procfs, rootfs: flags['path.rootfs'], cgroup2Root: flags['path.cgroup2'] || undefined, counterSource, log });
   const tracker = new Tracker({
     host,
     matcher,
@@ -126,8 +138,19 @@ export function buildPipeline(flags: ExporterFlags, grouping: ReturnType<Groupin
   return { collection, registry, config, psi };
 }
 
-/** Metrics that outlive pipelines: the exporter's own process, build info, reload status. */
-export function baseRegistry(): { registry: Registry; reloadSuccess: Gauge; reloadTime: Gauge } {
+/**
+ * The counter source -source asks for, opened once for the exporter's lifetime (it outlives config
+ * reloads). Throws FlagError for an unknown mode, and the taskstats error for -source=taskstats
+ * when taskstats cannot be used.
+ */
+export function openCounterSource(flags: ExporterFlags, log: Logger): SelectedSource {
+  const mode = flags.source;
+  if (!isSourceMode(mode)) throw new FlagError(`-source must be one of ${SOURCE_MODES.join(', ')}, not "${mode}"`);
+  return selectCounterSource({ mode, procfsRoot: flags.procfs }, log);
+}
+
+/** Metrics that outlive pipelines: the exporter's own process, build info, reload status, counter source. */
+export function baseRegistry(source: SelectedSource['name'] = 'procfs'): { registry: Registry; reloadSuccess: Gauge; reloadTime: Gauge } {
   const registry = new Registry();
   // the event-loop lag histogram samples every 10 ms by default: 7-14 ms of CPU a second while idle
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 1000 });
@@ -138,6 +161,13 @@ export function baseRegistry(): { registry: Registry; reloadSuccess: Gauge; relo
     registers: [registry],
   });
   info.set({ version, nodeversion: process.version }, 1);
+  const sourceInfo = new Gauge({
+    name: 'procgroup_exporter_source_info',
+    help: 'Where per-task counters come from: procfs (the /proc text files) or taskstats (the kernel\'s task accounting over netlink); constant 1',
+    labelNames: ['source'],
+    registers: [registry],
+  });
+  sourceInfo.set({ source }, 1);
   const reloadSuccess = new Gauge({ name: 'procgroup_exporter_config_last_reload_successful', help: 'Whether the last configuration reload attempt was successful', registers: [registry] });
   const reloadTime = new Gauge({ name: 'procgroup_exporter_config_last_reload_success_timestamp_seconds', help: 'Timestamp of the last successful configuration load', registers: [registry] });
   return { registry, reloadSuccess, reloadTime };

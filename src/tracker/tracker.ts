@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { GroupAssignment, ProcessMatcher } from '../config/attributes.js';
-import { COUNTERS, emptyTaskCounters } from '../host/counter-source.js';
+import { COUNTERS, emptyTaskCounters, type TaskRef } from '../host/counter-source.js';
 import type { Host, ProcessFiles, ThreadFiles } from '../host/host.js';
 import type { LazyProcessAttributes } from '../host/process-attributes.js';
 import type { ReadErrors } from '../host/read-errors.js';
@@ -81,6 +81,14 @@ interface ProcState {
   writeBytes: number;
   vol: number;
   nonvol: number;
+  /** CPU to the microsecond from the counter source (COUNTERS.cpu), and the cycle it was last read in */
+  userUs: number;
+  systemUs: number;
+  cpuUsRead: number;
+  /** the cycle before: the delta is taken in microseconds only when both were read */
+  lastUserUs: number;
+  lastSystemUs: number;
+  lastCpuUsRead: number;
   children: ChildAccount;
   /** thread credit running ahead of process credit (seconds, <= 0), settled later */
   threadCarryUser: number;
@@ -105,8 +113,8 @@ interface ProcState {
   update: ProcessUpdate;
 }
 
-/** the counters a tracked process needs besides stat */
-const PROCESS_COUNTERS = COUNTERS.ctxSwitches | COUNTERS.io | COUNTERS.swap;
+/** the counters a tracked process needs besides stat; cpu (microseconds) only where a binary source fills it */
+const PROCESS_COUNTERS = COUNTERS.ctxSwitches | COUNTERS.io | COUNTERS.swap | COUNTERS.cpu;
 const THREAD_DETAIL_COUNTERS = COUNTERS.ctxSwitches | COUNTERS.io;
 
 /**
@@ -135,6 +143,8 @@ export class Tracker {
   private readonly childCredit = zeroChildCounters();
   /** counters of the process (or thread) being read; copied out at once */
   private readonly counters = emptyTaskCounters();
+  /** the tasks handed to the counter source's prefetch, reused every cycle */
+  private readonly prefetchTasks: TaskRef[] = [];
   private readonly threadSource: ThreadSource<ThreadFiles, ProcessFiles>;
   private readonly exitAccounting = new ExitAccounting();
   /** processes credited whole from their records while no walk saw them: pid -> start seconds */
@@ -174,6 +184,7 @@ export class Tracker {
     this.lastYield = performance.now();
     const hostStat = host.beginCycle();
     this.bootTime = hostStat.bootTime;
+    this.prefetch();
 
     // 1. one stat read per pid: identity, parent, CPU. Parsed into one scratch object: a known
     // identity copies it into its own stat, an ignored one keeps nothing, so steady state
@@ -391,6 +402,12 @@ export class Tracker {
       firstCycle: cycle,
       seen: cycle,
       stat,
+      userUs: 0,
+      systemUs: 0,
+      cpuUsRead: 0,
+      lastUserUs: 0,
+      lastSystemUs: 0,
+      lastCpuUsRead: 0,
       utime: 0,
       stime: 0,
       cutime: 0,
@@ -470,6 +487,11 @@ export class Tracker {
       d.nonvoluntaryCtxSwitches = 0;
     }
     if (read & COUNTERS.swap) u.swappedBytes = c.swappedBytes;
+    if (read & COUNTERS.cpu) {
+      st.userUs = c.cpuUserUs;
+      st.systemUs = c.cpuSystemUs;
+      st.cpuUsRead = cycle;
+    }
     if (read & COUNTERS.io) {
       d.readBytes = increment(phase, c.readBytes, st.readBytes);
       d.writeBytes = increment(phase, c.writeBytes, st.writeBytes);
@@ -505,6 +527,21 @@ export class Tracker {
     else if (u.threads.length !== 0) u.threads.length = 0; // -recheck moved it to a group without threads
   }
 
+  /**
+   * Lets a binary counter source ask for the counters of every process and thread known from the
+   * last cycle in one batch; processes and threads new this cycle are asked alone when read.
+   */
+  private prefetch(): void {
+    if (!this.host.prefetches) return;
+    const tasks = this.prefetchTasks;
+    tasks.length = 0;
+    for (const st of this.procs.values()) {
+      tasks.push(st.files);
+      if (this.opts.threadDetails && this.threadsFor(st)) for (const t of st.threads) tasks.push(t.ref);
+    }
+    this.host.prefetchCounters(tasks, PROCESS_COUNTERS | (this.opts.threadDetails ? THREAD_DETAIL_COUNTERS : 0));
+  }
+
   private threadsFor(st: ProcState): boolean {
     return st.group.threads ?? this.opts.threads;
   }
@@ -516,9 +553,17 @@ export class Tracker {
     const d = u.delta;
     const phase = phaseIn(st, cycle);
 
-    // the one delta rule; a newcomer also brings the CPU of the children it reaped before we saw it
-    let userTicks = increment(phase, stat.utime, st.utime);
-    let systemTicks = increment(phase, stat.stime, st.stime);
+    // the one delta rule; a newcomer also brings the CPU of the children it reaped before we saw it.
+    // Own CPU in microseconds when the source gave it now and (for a known process) last cycle too,
+    // else in ticks: both baselines move every cycle, so a switch between them never counts twice.
+    const exact = st.cpuUsRead === cycle && (phase !== KNOWN || st.lastCpuUsRead === cycle - 1);
+    const ownUser = exact ? increment(phase, st.userUs, st.lastUserUs) / 1e6 : increment(phase, stat.utime, st.utime) / TICKS_PER_SECOND;
+    const ownSystem = exact ? increment(phase, st.systemUs, st.lastSystemUs) / 1e6 : increment(phase, stat.stime, st.stime) / TICKS_PER_SECOND;
+    st.lastUserUs = st.userUs;
+    st.lastSystemUs = st.systemUs;
+    st.lastCpuUsRead = st.cpuUsRead;
+    let userTicks = 0;
+    let systemTicks = 0;
     let minflt = increment(phase, stat.minflt, st.minflt);
     let majflt = increment(phase, stat.majflt, st.majflt);
     if (phase === NEWCOMER && !this.opts.exitRecords) {
@@ -534,8 +579,8 @@ export class Tracker {
       minflt += credit.minflt;
       majflt += credit.majflt;
     }
-    d.cpuUser = userTicks / TICKS_PER_SECOND;
-    d.cpuSystem = systemTicks / TICKS_PER_SECOND;
+    d.cpuUser = ownUser + userTicks / TICKS_PER_SECOND;
+    d.cpuSystem = ownSystem + systemTicks / TICKS_PER_SECOND;
     u.member.cpuUser = d.cpuUser;
     u.member.cpuSystem = d.cpuSystem;
     d.minorFaults = minflt;
