@@ -20,6 +20,7 @@ import { COUNTING_READ_FORMAT, encodeAttr } from '../src/perf/attr.js';
 import { findEvent } from '../src/perf/events.js';
 import { closeFd, perfEventOpen } from '../src/perf/syscall.js';
 import { newProcessMember } from '../src/tracker/updates.js';
+import { Host } from '../src/host/host.js';
 
 const PROCESSES = Number(process.env.PERF_BENCH_PROCESSES ?? 200);
 const READS = Number(process.env.PERF_BENCH_READS ?? 50);
@@ -66,7 +67,7 @@ function median(xs: number[]): number {
 }
 
 function collector(events: string[], inherit: 'threads' | 'tree' = 'threads'): PerfCollector {
-  const c = new PerfCollector({ enabled: true, events, scope: 'task', inherit, maxFds: 100_000, procfsRoot: '/proc', log: createLogger({ level: 'error' }) });
+  const c = new PerfCollector({ enabled: true, events, scope: 'task', inherit, maxFds: 100_000, host: new Host({ procfsRoot: '/proc', containerNames: false }), log: createLogger({ level: 'error' }) });
   c.register(new Registry());
   return c;
 }

@@ -13,11 +13,9 @@
  * stay within perf.max_fds (and the process's open-file limit): a group that does not fit is skipped
  * whole rather than counted in part, and counted again once it fits.
  */
-import { existsSync, readFileSync, readlinkSync } from 'node:fs';
-import path from 'node:path';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { parseContainerCgroup } from '../cgroup/container-id.js';
-import { discoverCgroup2Mount, resolveCgroup, type Cgroup2Mount } from '../cgroup/mountinfo.js';
+import { resolveCgroup, type Cgroup2Mount } from '../cgroup/mountinfo.js';
 import { ExporterError, isProcessGone } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import type { CycleSnapshot, GroupSnapshot, ProcessMember } from '../grouper/snapshot.js';
@@ -28,12 +26,12 @@ import { DEFAULT_EVENTS, type PerfEventSpec } from '../perf/events.js';
 import { resolveEvents, type PerfInherit, type PerfOptions } from '../perf/options.js';
 import { PerfError, closeFd, perfEventOpen } from '../perf/syscall.js';
 import { TaskScope, identityKey, type TaskMember } from '../perf/task-scope.js';
-import { readPidCgroup } from '../procfs/pid-cgroup.js';
-import { readPidLimits } from '../procfs/pid-limits.js';
-import { ProcReader } from '../host/proc-reader.js';
+import type { Host } from '../host/host.js';
 import type { Collector } from './collector.js';
 
 export interface PerfCollectorOptions extends PerfOptions {
+  /** reads members' threads and cgroups and finds the cgroup2 mount */
+  host: Host;
   /** label names every group carries besides groupname (ProcessMatcher.labelNames) */
   groupLabelNames?: readonly string[] | undefined;
   /** problems are logged once each; default: warnings to stderr */
@@ -81,7 +79,7 @@ export class PerfCollector implements Collector {
   private readonly options: PerfCollectorOptions;
   private readonly requested: PerfEventSpec[];
   private readonly groupLabelNames: readonly string[];
-  private readonly reader: ProcReader;
+  private readonly host: Host;
   private readonly log: Logger;
   private readonly logged = new Set<string>();
   private readonly budget: FdBudget;
@@ -103,9 +101,9 @@ export class PerfCollector implements Collector {
     this.options = options;
     this.requested = resolveEvents(options.events ?? DEFAULT_EVENTS, 'perf.events');
     this.groupLabelNames = options.groupLabelNames ?? [];
-    this.reader = new ProcReader(options.procfsRoot);
+    this.host = options.host;
     this.log = options.log ?? createLogger({ level: 'warn' });
-    this.budget = new FdBudget(effectiveMaxFds(options.maxFds, this.reader, this.log));
+    this.budget = new FdBudget(effectiveMaxFds(options.maxFds, this.host, this.log));
   }
 
   /** perf fds open now */
@@ -253,7 +251,7 @@ export class PerfCollector implements Collector {
         '(forked children are counted in the group of their counted ancestor)');
       inherit = 'tree';
     }
-    if (inherit === 'tree' && !existsSync(`/proc/self/task/${process.pid}/children`)) {
+    if (inherit === 'tree' && !this.host.ownChildrenFileExists()) {
       this.log.warn('perf: /proc/<pid>/task/<tid>/children is missing (kernel without CONFIG_PROC_CHILDREN): ' +
         'children of a counted process are taken to predate its counter, so a child forked later and counted in its parent\'s group may be counted twice');
     }
@@ -276,14 +274,15 @@ export class PerfCollector implements Collector {
         this.metrics.events.set(spec, new Counter({ name: spec.metric, help: spec.help, labelNames: ['groupname', ...this.groupLabelNames], registers: [this.registry] }));
       }
     }
-    const task = new TaskScope({ reader: this.reader, events: openableEvents(events, taskFlags), inherit, budget: this.budget });
+    const task = new TaskScope({ tasks: this.host, events: openableEvents(events, taskFlags), inherit, budget: this.budget });
     let cgroup: CgroupScope | undefined;
     let cgroupMount: Cgroup2Mount | undefined;
     if (this.options.scope !== 'task') {
       try {
-        cgroupMount = discoverCgroup2Mount(this.reader, { rootfs: this.options.rootfs, cgroup2Root: this.options.cgroup2Root });
-        if (!cgroupMount) throw new Error('no cgroup2 filesystem is mounted');
-        cgroup = new CgroupScope({ events: openableEvents(events, { excludeHv: true }), cpus: readOnlineCpus(), budget: this.budget });
+        cgroupMount = this.host.cgroup2Mount();
+        cgroup = new CgroupScope({
+          events: openableEvents(events, { excludeHv: true }), cpus: readOnlineCpus(), budget: this.budget, openDirectory: (dir) => this.host.openCgroupDirectory(dir),
+        });
       } catch (err) {
         cgroupMount = undefined;
         this.log.warn(`perf: cgroup scope unavailable: ${
@@ -305,14 +304,14 @@ export class PerfCollector implements Collector {
   private samePidNamespace(): boolean {
     let self: string;
     try {
-      self = readlinkSync(path.join(this.reader.root, 'self'));
+      self = this.host.selfPid();
     } catch (err) {
-      this.log.warn(`perf: cannot read ${path.join(this.reader.root, 'self')}: task scope is off`, { err });
+      this.log.warn(`perf: cannot read ${this.host.procfsRoot}/self: task scope is off`, { err });
       return false;
     }
     if (self === String(process.pid)) return true;
     this.log.warn('perf: the procfs shows another PID namespace than this process\'s (run with hostPID: true): task scope is off, ' +
-      'only container groups are counted (cgroup scope)', { procfs: this.reader.root, pid_there: self, pid_here: process.pid });
+      'only container groups are counted (cgroup scope)', { procfs: this.host.procfsRoot, pid_there: self, pid_here: process.pid });
     return false;
   }
 
@@ -333,7 +332,7 @@ export class PerfCollector implements Collector {
       if (err instanceof ExporterError && err.code === 'PERMISSION_DENIED') {
         throw new ExporterError('PERF_UNAVAILABLE',
           `perf collector: perf_event_open refused (${(err as PerfError).errno}): the exporter needs CAP_PERFMON (Linux 5.8+) or CAP_SYS_ADMIN, ` +
-          `or kernel.perf_event_paranoid <= 1 (it is ${readParanoid()}) to count kernel time (<= 0 for cgroup counters; other users' processes also need ptrace access such as CAP_SYS_PTRACE); ` +
+          `or kernel.perf_event_paranoid <= 1 (it is ${this.host.perfEventParanoid()}) to count kernel time (<= 0 for cgroup counters; other users' processes also need ptrace access such as CAP_SYS_PTRACE); ` +
           'in a container the seccomp profile must allow perf_event_open too (runtime default profiles tie it to those capabilities)', { cause: err });
       }
       if (err instanceof PerfError && err.errno === 'ENOSYS') {
@@ -390,7 +389,7 @@ export class PerfCollector implements Collector {
     if (this.memberCgroups.has(id)) return this.memberCgroups.get(id);
     let p: string | undefined;
     try {
-      p = readPidCgroup(this.reader, path.join(this.reader.root, String(m.pid), 'cgroup'))?.v2Path;
+      p = this.host.pidCgroup(m.pid)?.v2Path;
     } catch (err) {
       this.warnOnce(`pid-cgroup:${(err as ExporterError).code ?? 'error'}`, 'perf: cannot read a process\'s cgroup', { err });
     }
@@ -522,18 +521,9 @@ function taskClockAttr(flags: PerfEventAttr['flags']): Buffer {
   return encodeAttr({ type: PerfType.SOFTWARE, config: 1n, readFormat: COUNTING_READ_FORMAT, flags });
 }
 
-function readParanoid(): string {
-  try {
-    return readFileSync('/proc/sys/kernel/perf_event_paranoid', 'utf8').trim();
-  } catch {
-    return 'unknown';
-  }
-}
-
 /** perf.max_fds, capped to the soft RLIMIT_NOFILE less a reserve for sockets and /proc reads */
-function effectiveMaxFds(maxFds: number, reader: ProcReader, log: Logger): number {
-  // our own limits: /proc/self of the procfs we run in, not of the host's procfs mount
-  const soft = readPidLimits(reader, '/proc/self/limits')?.openFilesSoft ?? Infinity;
+function effectiveMaxFds(maxFds: number, host: Host, log: Logger): number {
+  const soft = host.ownOpenFilesLimit();
   if (maxFds <= soft - FD_RESERVE) return maxFds;
   const capped = Math.max(0, soft - FD_RESERVE);
   log.warn(`perf: perf.max_fds=${maxFds} lowered to ${capped}: the open-file limit (ulimit -n) is ${soft}`);

@@ -7,18 +7,15 @@
  * Members' cgroups are re-read from /proc/<pid>/cgroup (every `cgroupRecheckCycles` cycles, default
  * every cycle) because a process can be moved after it was first seen.
  */
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { discoverCgroup2Mount, resolveCgroup, type Cgroup2Mount } from '../cgroup/mountinfo.js';
-import { readPressure, type Pressure, type PressureKind, type PressureLine } from '../cgroup/pressure.js';
+import { resolveCgroup, type Cgroup2Mount } from '../cgroup/mountinfo.js';
+import { type Pressure, type PressureKind, type PressureLine } from '../cgroup/pressure.js';
 import type { ContainerIdentity } from '../cgroup/types.js';
 import { RESERVED_LABEL_NAMES } from '../config/matcher.js';
 import { ExporterError, ParseError, ProcReadError } from '../errors.js';
 import type { CycleSnapshot, GroupSnapshot, ProcessMember } from '../grouper/snapshot.js';
+import type { Host } from '../host/host.js';
 import { createLogger, type Logger } from '../log.js';
-import { readPidCgroup } from '../procfs/pid-cgroup.js';
-import { ProcReader } from '../host/proc-reader.js';
 import type { Collector } from './collector.js';
 import { groupLabels } from './group.js';
 
@@ -32,15 +29,11 @@ export interface PsiCollectorOptions {
   enabled: boolean;
   /** also export the kernel's 10s/60s/300s averages as ratio gauges */
   averages: boolean;
-  /** procfs mount, e.g. /proc, or /host/proc in a container */
-  procfsRoot: string;
-  /** host root filesystem mount (node_exporter's --path.rootfs): mount table from PID 1, mount points prefixed */
-  rootfs?: string | undefined;
-  /** cgroup2 hierarchy directory, skipping discovery */
-  cgroup2Root?: string | undefined;
+  /** reads the pressure files, members' cgroups and the cgroup2 mount (procfs root, rootfs, cgroup2 root) */
+  host: Host;
   /** label names every group carries besides groupname (ProcessMatcher.labelNames) */
   groupLabelNames?: readonly string[] | undefined;
-  /** Kubernetes identity of a cgroup path (adds namespace/pod/container labels) */
+  /** Kubernetes identity of a cgroup path (adds namespace/pod/container labels); default: the host's resolver */
   resolveContainer?: ((cgroupPath: string) => ContainerIdentity | undefined) | undefined;
   /** re-read /proc/<pid>/cgroup of a member when its cached path is this many cycles old; default 1 (every cycle) */
   cgroupRecheckCycles?: number | undefined;
@@ -117,7 +110,7 @@ interface Metrics {
 export class PsiCollector implements Collector {
   readonly name = 'psi';
   private readonly options: PsiCollectorOptions;
-  private readonly reader: ProcReader;
+  private readonly host: Host;
   private readonly groupLabelNames: readonly string[];
   /** container labels not already carried by the group's own labels (those win) */
   private readonly containerLabelNames: readonly string[];
@@ -125,14 +118,13 @@ export class PsiCollector implements Collector {
   private readonly log: Logger;
   private readonly logged = new Set<string>();
   private metrics: Metrics | undefined;
-  private mount: Cgroup2Mount | undefined;
   private readonly memberCgroups = new Map<string, { path: string | undefined; readAt: number; seenAt: number }>();
   private reading: Reading | undefined;
   private unavailable: string | undefined;
 
   constructor(options: PsiCollectorOptions) {
     this.options = options;
-    this.reader = new ProcReader(options.procfsRoot);
+    this.host = options.host;
     this.groupLabelNames = options.groupLabelNames ?? [];
     const reserved = this.groupLabelNames.filter((n) => RESERVED_LABEL_NAMES.includes(n));
     if (reserved.length > 0) {
@@ -272,10 +264,10 @@ export class PsiCollector implements Collector {
   private readHost(): HostPressure {
     const host: HostPressure = {};
     for (const resource of HOST_RESOURCES) {
-      const file = path.join(this.options.procfsRoot, 'pressure', resource);
+      const file = this.host.hostPressurePath(resource);
       let pressure: Pressure | undefined;
       try {
-        pressure = readPressure(this.reader, file);
+        pressure = this.host.readPressure(file);
       } catch (err) {
         const unsupported = err instanceof ProcReadError && err.errno === 'EOPNOTSUPP';
         if (unsupported && resource === 'cpu') throw kernelPsiOff(file, err);
@@ -294,26 +286,12 @@ export class PsiCollector implements Collector {
   }
 
   private cgroup2Mount(): Cgroup2Mount {
-    if (this.mount) return this.mount;
-    let mount: Cgroup2Mount | undefined;
     try {
-      mount = discoverCgroup2Mount(this.reader, { rootfs: this.options.rootfs, cgroup2Root: this.options.cgroup2Root });
+      return this.host.cgroup2Mount();
     } catch (err) {
-      throw new ExporterError('PSI_UNAVAILABLE', `cannot find the cgroup2 mount: ${(err as Error).message}`, { cause: err });
+      if (err instanceof ExporterError && err.code === 'CGROUP2_UNAVAILABLE') throw new ExporterError('PSI_UNAVAILABLE', err.message, { cause: err });
+      throw err;
     }
-    if (!mount) {
-      const table = path.join(this.options.procfsRoot, this.options.rootfs !== undefined ? '1' : 'self', 'mountinfo');
-      throw new ExporterError('PSI_UNAVAILABLE',
-        `no cgroup2 filesystem in ${table} (cgroup v1 only host): per-group pressure needs cgroup v2 ` +
-        '(boot with systemd.unified_cgroup_hierarchy=1, or mount cgroup2), or pass the cgroup2 root explicitly');
-    }
-    // a wrong rootfs or cgroup2 root would otherwise look like every cgroup vanished
-    if (!existsSync(path.join(mount.directory, 'cgroup.controllers'))) {
-      throw new ExporterError('PSI_UNAVAILABLE',
-        `${mount.directory} (from ${mount.origin}) is not a cgroup2 directory: check the rootfs path and the cgroup2 root`);
-    }
-    this.mount = mount;
-    return mount;
   }
 
   private memberCgroup(member: ProcessMember, cycle: number): string | undefined {
@@ -323,10 +301,9 @@ export class PsiCollector implements Collector {
       cached.seenAt = cycle;
       return cached.path;
     }
-    const file = path.join(this.options.procfsRoot, String(member.pid), 'cgroup');
     let cgroupPath: string | undefined;
     try {
-      const parsed = readPidCgroup(this.reader, file);
+      const parsed = this.host.pidCgroup(member.pid);
       if (!parsed) return undefined; // exited
       cgroupPath = parsed.v2Path;
     } catch (err) {
@@ -341,10 +318,9 @@ export class PsiCollector implements Collector {
   private readCgroup(cgroupPath: string, directory: string): CgroupReading | undefined {
     const pressure: CgroupPressure = {};
     for (const resource of CGROUP_RESOURCES) {
-      const file = path.join(directory, `${resource}.pressure`);
       let p: Pressure | undefined;
       try {
-        p = readPressure(this.reader, file);
+        p = this.host.readPressure(`${directory}/${resource}.pressure`);
       } catch (err) {
         if (err instanceof ProcReadError && GONE_ERRNOS.has(err.errno)) return undefined;
         if (!(err instanceof ProcReadError || err instanceof ParseError)) throw err;
@@ -354,7 +330,7 @@ export class PsiCollector implements Collector {
       if (!p) return undefined;
       pressure[resource] = p;
     }
-    return { path: cgroupPath, container: this.options.resolveContainer?.(cgroupPath), pressure };
+    return { path: cgroupPath, container: (this.options.resolveContainer ?? this.host.resolveContainer)(cgroupPath), pressure };
   }
 
   private export(r: Reading): void {

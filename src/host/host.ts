@@ -8,7 +8,7 @@
  * The host is asked rather than handing out one big snapshot of every process: a process no group
  * tracks costs one stat read per cycle, and only tracked ones are read further (see the tracker).
  */
-import { existsSync, readlinkSync } from 'node:fs';
+import { constants, existsSync, openSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { ContainerNameResolver } from '../cgroup/container-names.js';
 import { discoverCgroup2Mount, type Cgroup2Mount } from '../cgroup/mountinfo.js';
@@ -17,7 +17,7 @@ import type { ContainerIdentity } from '../cgroup/types.js';
 import { ExporterError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { UserNames } from '../procfs/passwd.js';
-import { readPidCgroup } from '../procfs/pid-cgroup.js';
+import { type PidCgroup, readPidCgroup } from '../procfs/pid-cgroup.js';
 import { type PidLimits, readPidLimits } from '../procfs/pid-limits.js';
 import { type PidSmapsRollup, readPidSmapsRollup } from '../procfs/pid-smaps-rollup.js';
 import { type PidStat, readPidStat, TICKS_PER_SECOND } from '../procfs/pid-stat.js';
@@ -318,15 +318,19 @@ export class Host {
     return mount;
   }
 
-  /** <procfs>/pressure/<resource>; undefined when missing. Throws ProcReadError/ParseError (the PSI collector classifies them). */
-  hostPressure(resource: string): { file: string; pressure: Pressure | undefined } {
-    const file = `${this.procfsRoot}/pressure/${resource}`;
-    return { file, pressure: readPressure(this.reader, file) };
+  /** <procfs>/pressure/<resource> */
+  hostPressurePath(resource: string): string {
+    return `${this.procfsRoot}/pressure/${resource}`;
   }
 
-  /** <cgroup directory>/<resource>.pressure; undefined when the cgroup vanished. Throws like hostPressure. */
-  cgroupPressure(directory: string, resource: string): Pressure | undefined {
-    return readPressure(this.reader, path.join(directory, `${resource}.pressure`));
+  /** A pressure file (the host's or a cgroup's); undefined when it is missing. Throws ProcReadError/ParseError (the PSI collector classifies them). */
+  readPressure(file: string): Pressure | undefined {
+    return readPressure(this.reader, file);
+  }
+
+  /** /proc/<pid>/cgroup now (a process can be moved); undefined when the process exited. Throws ProcReadError/ParseError. */
+  pidCgroup(pid: number): PidCgroup | undefined {
+    return readPidCgroup(this.reader, `${this.procfsRoot}/${pid}/cgroup`);
   }
 
   // ---- tasks for perf counters ----
@@ -352,6 +356,30 @@ export class Host {
       if (word !== '' && Number.isInteger(child)) out.push(child);
     }
     return out;
+  }
+
+  /** whether this kernel has <pid>/task/<tid>/children (CONFIG_PROC_CHILDREN), asked of the exporter's own /proc */
+  ownChildrenFileExists(): boolean {
+    return existsSync(`/proc/self/task/${process.pid}/children`);
+  }
+
+  /** the exporter's own soft RLIMIT_NOFILE: /proc/self of the procfs it runs in, not of the host's procfs mount */
+  ownOpenFilesLimit(): number {
+    return readPidLimits(this.reader, '/proc/self/limits')?.openFilesSoft ?? Infinity;
+  }
+
+  /** an fd of a cgroup's directory, for perf's cgroup counters (the caller closes it); throws ENOENT when gone */
+  openCgroupDirectory(directory: string): number {
+    return openSync(directory, constants.O_RDONLY | constants.O_DIRECTORY);
+  }
+
+  /** kernel.perf_event_paranoid, for the message when perf_event_open is refused */
+  perfEventParanoid(): string {
+    try {
+      return readFileSync('/proc/sys/kernel/perf_event_paranoid', 'utf8').trim();
+    } catch {
+      return 'unknown';
+    }
   }
 
   /** the pid of this exporter as the procfs root names it (differs from process.pid outside its PID namespace) */

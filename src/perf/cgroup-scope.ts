@@ -4,7 +4,7 @@
  * whichever process tree they belong to and however short they live, at a cost independent of the
  * number of processes and threads: the natural scope for containers.
  */
-import { closeSync, constants, openSync, readFileSync } from 'node:fs';
+import { closeSync, readFileSync } from 'node:fs';
 import { isProcessGone } from '../errors.js';
 import { CGROUP_OPEN_FLAGS, CounterSet, DeltaSums, type FdBudget, type OpenableEvent } from './counter-set.js';
 
@@ -47,6 +47,8 @@ export interface CgroupScopeOptions {
   events: readonly OpenableEvent[];
   cpus: readonly number[];
   budget: FdBudget;
+  /** an fd of the cgroup's directory (the host layer opens it); throws ENOENT when the cgroup is gone */
+  openDirectory(directory: string): number;
 }
 
 export class CgroupScope {
@@ -84,7 +86,7 @@ export class CgroupScope {
   open(target: CgroupTarget): 'opened' | 'gone' {
     let dirFd: number;
     try {
-      dirFd = openSync(target.directory, constants.O_RDONLY | constants.O_DIRECTORY);
+      dirFd = this.options.openDirectory(target.directory);
     } catch (err) {
       if (isProcessGone(err)) return 'gone';
       throw err;

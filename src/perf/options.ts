@@ -29,12 +29,6 @@ export interface PerfOptions {
   inherit?: PerfInherit | undefined;
   /** most perf fds open at once; groups that do not fit are skipped */
   maxFds: number;
-  /** procfs mount, e.g. /proc, or /host/proc in a container */
-  procfsRoot: string;
-  /** host root filesystem mount (node_exporter's --path.rootfs), for cgroup2 discovery */
-  rootfs?: string | undefined;
-  /** cgroup2 hierarchy directory, skipping discovery */
-  cgroup2Root?: string | undefined;
 }
 
 export const DEFAULT_PERF_OPTIONS = {
@@ -43,7 +37,6 @@ export const DEFAULT_PERF_OPTIONS = {
   scope: 'auto',
   inherit: 'threads',
   maxFds: 4096,
-  procfsRoot: '/proc',
 } as const satisfies PerfOptions;
 
 export const PERF_EVENT_NAMES: readonly string[] = PERF_EVENTS.map((e) => e.name);

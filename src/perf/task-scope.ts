@@ -25,10 +25,7 @@
  * subreaper) and cannot be traced to its carrier; it gets its own counter and, if it did carry one,
  * is counted in both groups (daemons forked by counted processes).
  */
-import path from 'node:path';
 import { isProcessGone } from '../errors.js';
-import { readPidStat } from '../procfs/pid-stat.js';
-import type { FileReader } from '../procfs/file-reader.js';
 import { CounterSet, DeltaSums, TASK_OPEN_FLAGS, type FdBudget, type OpenableEvent } from './counter-set.js';
 import type { PerfInherit } from './options.js';
 
@@ -74,8 +71,18 @@ interface Covered {
 
 export type OpenOutcome = 'opened' | 'covered' | 'gone';
 
+/** What task scope needs to know of live processes (the host layer answers). */
+export interface TaskLookup {
+  /** start time and parent of a live process; undefined when gone */
+  taskIdentity(pid: number): { startTime: number; ppid: number } | undefined;
+  /** thread ids of a process; [] when gone */
+  taskThreads(pid: number): number[];
+  /** children of one thread; [] when gone or unknown to the kernel */
+  taskChildren(pid: number, tid: number): number[];
+}
+
 export interface TaskScopeOptions {
-  reader: FileReader;
+  tasks: TaskLookup;
   events: readonly OpenableEvent[];
   inherit: PerfInherit;
   budget: FdBudget;
@@ -168,9 +175,9 @@ export class TaskScope {
    * process fd limit is reached, PERMISSION_DENIED, ...) after closing what it opened.
    */
   open(member: TaskMember): OpenOutcome {
-    const { reader } = this.options;
+    const { tasks } = this.options;
     const id = identityKey(member.pid, member.startTime);
-    const stat = readPidStat(reader, path.join(reader.root, String(member.pid), 'stat'));
+    const stat = tasks.taskIdentity(member.pid);
     // a pid reused since the snapshot is another process
     if (!stat || stat.startTime !== member.startTime) return 'gone';
 
@@ -187,7 +194,7 @@ export class TaskScope {
     const set = new CounterSet(this.options.budget);
     const childrenBefore = new Set<number>();
     try {
-      for (const tid of reader.listIds(path.join(reader.root, String(member.pid), 'task'))) {
+      for (const tid of tasks.taskThreads(member.pid)) {
         if (tree) this.readChildren(member.pid, tid, childrenBefore);
         this.openThread(set, tid);
       }
@@ -245,13 +252,7 @@ export class TaskScope {
   }
 
   private readChildren(pid: number, tid: number, into: Set<number>): void {
-    const { reader } = this.options;
-    const text = reader.readText(path.join(reader.root, String(pid), 'task', String(tid), 'children'));
-    if (!text) return;
-    for (const word of text.split(' ')) {
-      const child = Number(word);
-      if (word !== '' && Number.isInteger(child)) into.add(child);
-    }
+    for (const child of this.options.tasks.taskChildren(pid, tid)) into.add(child);
   }
 
   /** The root whose child counter a new member carries, when its parent is known to us. */

@@ -104,12 +104,8 @@ export function buildPipeline(
     psi = new PsiCollector({
       enabled: true,
       averages: flags['collector.psi.averages'] || (config?.psi.averages ?? false),
-      procfsRoot: flags.procfs,
-      // '/' means "not in a container": the exporter's own mount table is the host's
-      rootfs: flags['path.rootfs'] === '/' ? undefined : flags['path.rootfs'],
-      cgroup2Root: flags['path.cgroup2'] || undefined,
+      host,
       groupLabelNames: matcher.labelNames,
-      resolveContainer: host.resolveContainer,
       log,
     });
     collectors.push(psi);
@@ -125,9 +121,7 @@ export function buildPipeline(
         scope: perf?.scope ?? DEFAULT_PERF_OPTIONS.scope,
         inherit: perf?.inherit ?? DEFAULT_PERF_OPTIONS.inherit,
         maxFds: perf?.maxFds ?? DEFAULT_PERF_OPTIONS.maxFds,
-        procfsRoot: flags.procfs,
-        rootfs: flags['path.rootfs'] === '/' ? undefined : flags['path.rootfs'],
-        cgroup2Root: flags['path.cgroup2'] || undefined,
+        host,
         groupLabelNames: matcher.labelNames,
         log,
       }),

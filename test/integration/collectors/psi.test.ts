@@ -125,7 +125,7 @@ test('cpu waiting counter of a group follows its cgroup\'s own cpu.pressure, acr
   for (const pid of pids) move(pid, a.dir);
 
   const registry = new Registry();
-  const psi = new PsiCollector({ enabled: true, averages: true, procfsRoot: '/proc', groupLabelNames: ['class'] });
+  const psi = new PsiCollector({ enabled: true, averages: true, host: new Host({ procfsRoot: '/proc' }), groupLabelNames: ['class'] });
   psi.register(registry);
   // members as the tracker recorded them when first seen: in the test's cgroup, before the move
   const snapshot = (cycle: number) => psiSnapshot(cycle, [{
@@ -192,7 +192,7 @@ test('in the collection loop: PSI unavailable is logged once, success 0, other m
   const grouper = new Grouper({ removeEmptyGroups: false, gatherSmaps: false, threadNameTtlCycles: 40 });
   const registry = new Registry();
   // a rootfs where the host's cgroup2 mount is not: the collector must fail loudly, not report nothing
-  const psi = new PsiCollector({ enabled: true, averages: false, procfsRoot: '/proc', rootfs: '/nonexistent-rootfs', log });
+  const psi = new PsiCollector({ enabled: true, averages: false, host: new Host({ procfsRoot: '/proc', rootfs: '/nonexistent-rootfs' }), log });
   const collection = new Collection({
     tracker, grouper, collectors: [new GroupCollector({ labelNames: [], gatherSmaps: false }), psi], registry, minIntervalMs: 0, log,
   });

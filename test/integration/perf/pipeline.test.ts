@@ -49,7 +49,7 @@ function pipeline(pid: number, events: string[]): { collection: Collection; regi
   const grouper = new Grouper({ removeEmptyGroups: false, gatherSmaps: false, threadNameTtlCycles: 40 });
   const registry = new Registry();
   const perf = new PerfCollector({
-    enabled: true, events, scope: 'auto', inherit: 'threads', maxFds: 4096, procfsRoot: '/proc', groupLabelNames: [], log,
+    enabled: true, events, scope: 'auto', inherit: 'threads', maxFds: 4096, host: new Host({ procfsRoot: '/proc' }), groupLabelNames: [], log,
   });
   const collection = new Collection({
     tracker, grouper, collectors: [new GroupCollector({ labelNames: [], gatherSmaps: false }), perf], registry, minIntervalMs: 0, log,

@@ -13,6 +13,7 @@ import { PerfCollector, type PerfCollectorOptions } from '../../../src/collector
 import type { CycleSnapshot } from '../../../src/grouper/snapshot.js';
 import { createLogger } from '../../../src/log.js';
 import { psiSnapshot, type GroupSpec } from '../../helpers/psi-snapshot.js';
+import { Host } from '../../../src/host/host.js';
 
 const CC = ['/usr/bin/cc', '/usr/bin/gcc', '/usr/bin/clang'].find((p) => existsSync(p));
 
@@ -181,7 +182,7 @@ export function perfCollector(options: Partial<PerfCollectorOptions> & Pick<Perf
     scope: 'task',
     inherit: 'threads',
     maxFds: 4096,
-    procfsRoot: '/proc',
+    host: new Host({ procfsRoot: '/proc', containerNames: false }),
     log: createLogger({ level: 'info', write: (line) => logs.push(line) }),
     ...options,
   });

@@ -12,6 +12,7 @@ import { Registry } from 'prom-client';
 import type { ContainerIdentity } from '../../../src/cgroup/types.js';
 import { PsiCollector, type PsiCollectorOptions } from '../../../src/collectors/psi.js';
 import { ExporterError } from '../../../src/errors.js';
+import { Host as ExporterHost } from '../../../src/host/host.js';
 import { createLogger } from '../../../src/log.js';
 import { psiSnapshot } from '../../helpers/psi-snapshot.js';
 
@@ -51,13 +52,17 @@ class Host {
   }
 }
 
-function setup(t: TestContext, options: Partial<PsiCollectorOptions> = {}): { host: Host; psi: PsiCollector; registry: Registry; logs: string[] } {
+function setup(
+  t: TestContext, options: Partial<PsiCollectorOptions> & { cgroup2Root?: string | undefined; rootfs?: string | undefined } = {},
+): { host: Host; psi: PsiCollector; registry: Registry; logs: string[] } {
   const dir = mkdtempSync(path.join(tmpdir(), 'psi-collector-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const host = new Host(dir);
   const logs: string[] = [];
+  const { cgroup2Root, rootfs, ...rest } = options;
+  const exporterHost = new ExporterHost({ procfsRoot: host.procfs, cgroup2Root: 'cgroup2Root' in options ? cgroup2Root : host.cgroup2, rootfs, containerNames: false });
   const psi = new PsiCollector({
-    enabled: true, averages: false, procfsRoot: host.procfs, cgroup2Root: host.cgroup2, log: createLogger({ level: 'debug', write: (l) => logs.push(l) }), ...options,
+    enabled: true, averages: false, host: exporterHost, log: createLogger({ level: 'debug', write: (l) => logs.push(l) }), ...rest,
   });
   const registry = new Registry();
   psi.register(registry);
@@ -329,7 +334,7 @@ test('disabled: no metrics registered, no reads', async (t) => {
 });
 
 test('a group label named like a PSI label is refused', () => {
-  assert.throws(() => new PsiCollector({ enabled: true, averages: false, procfsRoot: '/proc', groupLabelNames: ['cgroup'] }),
+  assert.throws(() => new PsiCollector({ enabled: true, averages: false, host: new ExporterHost({ procfsRoot: '/proc' }), groupLabelNames: ['cgroup'] }),
     (err: unknown) => err instanceof ExporterError && err.code === 'CONFIG_INVALID' && /"cgroup"/.test(err.message));
 });
 
