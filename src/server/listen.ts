@@ -130,7 +130,7 @@ function secureOptions(tls: TlsSettings, configFile: string): SecureContextOptio
     minVersion: tls.minVersion,
     maxVersion: tls.maxVersion,
     honorCipherOrder: tls.honorCipherOrder,
-    ...(tls.ciphers !== undefined && { ciphers: tls.ciphers }),
+    ciphers: tls.ciphers,
     ...(tls.ecdhCurve !== undefined && { ecdhCurve: tls.ecdhCurve }),
   };
   // build it once here: a key that does not match the certificate, bad PEM or bad CA fails now

@@ -63,8 +63,8 @@ export interface TlsSettings {
   clientAllowedSans: readonly string[] | undefined;
   minVersion: 'TLSv1.2' | 'TLSv1.3';
   maxVersion: 'TLSv1.2' | 'TLSv1.3';
-  /** OpenSSL cipher list (TLS 1.3 suites first, unchanged, as Go does not configure them); undefined: defaults */
-  ciphers: string | undefined;
+  /** OpenSSL cipher list (TLS 1.3 suites first, unchanged, as Go does not configure them) */
+  ciphers: string;
   /** OpenSSL curve list, e.g. "X25519:P-256"; undefined: defaults */
   ecdhCurve: string | undefined;
   honorCipherOrder: boolean;
@@ -96,6 +96,16 @@ const TLS12_CIPHERS: Readonly<Record<string, string>> = {
   TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256: 'ECDHE-RSA-CHACHA20-POLY1305',
   TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256: 'ECDHE-ECDSA-CHACHA20-POLY1305',
 };
+/**
+ * Without cipher_suites: forward secrecy and AEAD only (ECDHE with AES-GCM or ChaCha20-Poly1305),
+ * as Go's defaults without the legacy CBC suites; OpenSSL's own default adds RSA key exchange,
+ * CBC, CCM and ARIA suites.
+ */
+const DEFAULT_TLS12_CIPHERS = [
+  'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256', 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256',
+  'TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384', 'TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384',
+  'TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256', 'TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256',
+];
 /** Go lists these too but never lets a config choose them; neither do we. */
 const TLS13_CIPHERS = ['TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256', 'TLS_AES_128_GCM_SHA256'];
 
@@ -305,7 +315,7 @@ function parseTls(c: Checker, sectionKey: Pair['key'], node: Value): TlsSettings
   const maxVersion = version('max_version', 'TLSv1.3');
   if (minVersion === 'TLSv1.3' && maxVersion === 'TLSv1.2') c.problem(m.get('max_version')?.value, `${F}.max_version`, 'is lower than min_version');
 
-  let ciphers: string | undefined;
+  let ciphers = [...TLS13_CIPHERS, ...DEFAULT_TLS12_CIPHERS.map((n) => TLS12_CIPHERS[n])].join(':');
   const suites = c.strings(m.get('cipher_suites')?.value, `${F}.cipher_suites`);
   if (suites && suites.length) {
     const mapped: string[] = [];

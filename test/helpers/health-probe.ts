@@ -1,4 +1,14 @@
 import http from 'node:http';
+import https from 'node:https';
+import type { SecureContext } from 'node:tls';
+
+export interface ProbeOptions {
+  timeoutMs?: number;
+  /** source address (loopback aliases such as 127.0.0.2 stand for another client) */
+  localAddress?: string;
+  /** trusted CA for https URLs (built once: a context per probe would cost the prober, not the server) */
+  secureContext?: SecureContext;
+}
 
 export interface ProbeResult {
   /** latency of each probe in ms; a failed probe (error, timeout, non-200) counts as Infinity */
@@ -7,10 +17,13 @@ export interface ProbeResult {
 }
 
 /** One GET on a fresh connection; resolves with its latency in ms, or Infinity on failure. */
-export function probeOnce(url: string, timeoutMs = 2000): Promise<number> {
+export function probeOnce(url: string, opts: ProbeOptions = {}): Promise<number> {
   const t0 = performance.now();
+  const options: https.RequestOptions = { agent: false, timeout: opts.timeoutMs ?? 2000, localAddress: opts.localAddress };
+  if (opts.secureContext) Object.assign(options, { secureContext: opts.secureContext });
+  const get = url.startsWith('https:') ? https.get : http.get;
   return new Promise((resolve) => {
-    const req = http.get(url, { agent: false, timeout: timeoutMs }, (res) => {
+    const req = get(url, options, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode === 200 ? performance.now() - t0 : Infinity));
       res.on('error', () => resolve(Infinity));
@@ -21,10 +34,10 @@ export function probeOnce(url: string, timeoutMs = 2000): Promise<number> {
 }
 
 /** `count` probes of `url`, one every `everyMs`, each on its own connection (as the kubelet does). */
-export async function probeSeries(url: string, count: number, everyMs: number, timeoutMs = 2000): Promise<ProbeResult> {
+export async function probeSeries(url: string, count: number, everyMs: number, opts: ProbeOptions = {}): Promise<ProbeResult> {
   const latencies: number[] = [];
   for (let i = 0; i < count; i++) {
-    latencies.push(await probeOnce(url, timeoutMs));
+    latencies.push(await probeOnce(url, opts));
     await new Promise((r) => setTimeout(r, everyMs));
   }
   return { latencies, failures: latencies.filter((l) => l === Infinity).length };

@@ -72,7 +72,7 @@ test('inline PEM and the toolkit defaults', () => {
   assert.ok(c.tls && 'pem' in c.tls.cert);
   assert.equal(c.tls.cert.pem, '-----BEGIN CERTIFICATE-----\n');
   assert.equal(c.tls.clientAuth, 'NoClientCert');
-  assert.equal(c.tls.ciphers, undefined);
+  assert.equal(c.tls.ciphers, 'TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305', 'forward secrecy and AEAD only, as Go');
   assert.equal(c.tls.honorCipherOrder, true);
   assert.equal(parseWebConfig('tls_server_config:\n  cert_file: a\n  key_file: b\n  client_auth_type: RequireClientCert\n', 'w.yml').tls?.clientAuth, 'RequireAnyClientCert');
 });
