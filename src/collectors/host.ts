@@ -10,7 +10,8 @@ export class HostCollector implements Collector {
   readonly name = 'host';
   private hostCpu!: Counter;
   private unaccounted!: Counter;
-  private exitRecords!: Counter;
+  private exitRecordsReceived!: Counter;
+  private exitRecordsLost!: Counter;
 
   register(registry: Registry): void {
     this.hostCpu = new Counter({
@@ -24,10 +25,14 @@ export class HostCollector implements Collector {
       help: 'Host process CPU since the exporter started that no group accounts for (host minus all groups, never decreasing)',
       registers: [registry],
     });
-    this.exitRecords = new Counter({
-      name: 'procgroup_exporter_exit_records_total',
-      help: 'taskstats exit records received (state="received") and lost to a full receive buffer (state="lost"); absent without exit records',
-      labelNames: ['state'],
+    this.exitRecordsReceived = new Counter({
+      name: 'procgroup_exporter_exit_records_received_total',
+      help: 'taskstats exit records received (one per exiting task); absent without exit records',
+      registers: [registry],
+    });
+    this.exitRecordsLost = new Counter({
+      name: 'procgroup_exporter_exit_records_lost_total',
+      help: 'taskstats exit records the kernel dropped for a full receive buffer; their CPU is credited through the parents\' cutime',
       registers: [registry],
     });
   }
@@ -38,14 +43,15 @@ export class HostCollector implements Collector {
     this.hostCpu.inc({ mode: 'system' }, cycle.host.system);
     this.unaccounted.inc(cycle.host.unaccounted);
     if (cycle.exitRecords) {
-      this.exitRecords.inc({ state: 'received' }, cycle.exitRecords.received);
-      this.exitRecords.inc({ state: 'lost' }, cycle.exitRecords.lost);
+      this.exitRecordsReceived.inc(cycle.exitRecords.received);
+      this.exitRecordsLost.inc(cycle.exitRecords.lost);
     }
   }
 
   reset(): void {
     this.hostCpu.reset();
     this.unaccounted.reset();
-    this.exitRecords.reset();
+    this.exitRecordsReceived.reset();
+    this.exitRecordsLost.reset();
   }
 }

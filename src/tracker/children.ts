@@ -9,15 +9,21 @@
  * Pure: tasks in, credits out; the tracker's process states satisfy these interfaces as they are.
  */
 
-/** ticks and faults */
+/**
+ * Ticks, faults and bytes. A reaped child's I/O joins its parent's /proc/<pid>/io
+ * (wait_task_zombie adds it to the parent's signal ioac) as its CPU joins cutime, but in the same
+ * counter as the parent's own I/O: the parent's whole I/O growth is settled the same way.
+ */
 export interface ChildCounters {
   user: number;
   system: number;
   minflt: number;
   majflt: number;
+  readBytes: number;
+  writeBytes: number;
 }
 
-export const zeroChildCounters = (): ChildCounters => ({ user: 0, system: 0, minflt: 0, majflt: 0 });
+export const zeroChildCounters = (): ChildCounters => ({ user: 0, system: 0, minflt: 0, majflt: 0, readBytes: 0, writeBytes: 0 });
 
 /** Cumulative totals of a task and of its reaped children, as its stat reports them. */
 export interface ChildSample {
@@ -50,6 +56,9 @@ export interface VanishedTask extends ChildSample {
   pid: number;
   ppid: number;
   startTime: number;
+  /** read and write bytes (its own and its reaped children's) */
+  readBytes: number;
+  writeBytes: number;
 }
 
 /** A process alive this cycle that can take a vanished descendant's subtraction. */
@@ -80,6 +89,8 @@ export function attributeVanished(vanished: readonly VanishedTask[], live: (pid:
         gone.system += v.stime + v.cstime;
         gone.minflt += v.minflt + v.cminflt;
         gone.majflt += v.majflt + v.cmajflt;
+        gone.readBytes += v.readBytes;
+        gone.writeBytes += v.writeBytes;
         break;
       }
       const gone = byPid.get(ancestorPid);
@@ -91,10 +102,13 @@ export function attributeVanished(vanished: readonly VanishedTask[], live: (pid:
 
 /**
  * The credit for children reaped since the last cycle that were not counted yet, given the
- * process's c* fields now and at the last cycle. Written into `out` (no allocation) and returned.
+ * process's c* fields now and at the last cycle, and its I/O growth (`io`, its own included: the
+ * credit for bytes is the whole I/O credit). Written into `out` (no allocation) and returned.
  */
-export function creditChildren(account: ChildAccount, now: ChildSample, last: ChildSample, out: ChildCounters): ChildCounters {
+export function creditChildren(account: ChildAccount, now: ChildSample, last: ChildSample, io: { readBytes: number; writeBytes: number }, out: ChildCounters): ChildCounters {
   const { net, credited: done, vanished: gone } = account;
+  net.readBytes += io.readBytes - gone.readBytes;
+  net.writeBytes += io.writeBytes - gone.writeBytes;
   net.user += Math.max(0, now.cutime - last.cutime) - gone.user;
   net.system += Math.max(0, now.cstime - last.cstime) - gone.system;
   net.minflt += Math.max(0, now.cminflt - last.cminflt) - gone.minflt;
@@ -103,13 +117,19 @@ export function creditChildren(account: ChildAccount, now: ChildSample, last: Ch
   gone.system = 0;
   gone.minflt = 0;
   gone.majflt = 0;
+  gone.readBytes = 0;
+  gone.writeBytes = 0;
   out.user = Math.max(0, net.user - done.user);
   out.system = Math.max(0, net.system - done.system);
   out.minflt = Math.max(0, net.minflt - done.minflt);
   out.majflt = Math.max(0, net.majflt - done.majflt);
+  out.readBytes = Math.max(0, net.readBytes - done.readBytes);
+  out.writeBytes = Math.max(0, net.writeBytes - done.writeBytes);
   done.user += out.user;
   done.system += out.system;
   done.minflt += out.minflt;
   done.majflt += out.majflt;
+  done.readBytes += out.readBytes;
+  done.writeBytes += out.writeBytes;
   return out;
 }

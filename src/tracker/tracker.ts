@@ -278,6 +278,8 @@ export class Tracker {
         gone.system += c.cpuSystem * TICKS_PER_SECOND;
         gone.minflt += c.minorFaults;
         gone.majflt += c.majorFaults;
+        gone.readBytes += c.readBytes;
+        gone.writeBytes += c.writeBytes;
       },
     };
     const result = this.exitAccounting.credit(records, world);
@@ -573,11 +575,13 @@ export class Tracker {
       minflt += stat.cminflt;
       majflt += stat.cmajflt;
     } else if (phase === KNOWN && this.opts.children) {
-      const credit = creditChildren(st.children, stat, st, this.childCredit);
+      const credit = creditChildren(st.children, stat, st, d, this.childCredit);
       userTicks += credit.user;
       systemTicks += credit.system;
       minflt += credit.minflt;
       majflt += credit.majflt;
+      d.readBytes = credit.readBytes;
+      d.writeBytes = credit.writeBytes;
     }
     d.cpuUser = ownUser + userTicks / TICKS_PER_SECOND;
     d.cpuSystem = ownSystem + systemTicks / TICKS_PER_SECOND;

@@ -6,7 +6,8 @@ import { attributeVanished, creditChildren, newChildAccount, zeroChildCounters, 
 const sample = (own: number, children: number): ChildSample => ({
   utime: own, stime: 0, cutime: children, cstime: 0, minflt: own, majflt: 0, cminflt: children, cmajflt: 0,
 });
-const child = (pid: number, ppid: number, startTime: number, own: number): VanishedTask => ({ pid, ppid, startTime, ...sample(own, 0) });
+/** a vanished child; its I/O (100 bytes a tick) reaches the parent's io when reaped, as its ticks reach cutime */
+const child = (pid: number, ppid: number, startTime: number, own: number): VanishedTask => ({ pid, ppid, startTime, ...sample(own, 0), readBytes: 0, writeBytes: own * 100 });
 
 /** Runs cycles of one parent (pid 1, start 10): each row the children that vanished and the parent's cutime; returns the user-tick credits. */
 function credits(rows: Array<{ vanished: VanishedTask[]; cutime: number }>): number[] {
@@ -15,9 +16,11 @@ function credits(rows: Array<{ vanished: VanishedTask[]; cutime: number }>): num
   return rows.map(({ vanished, cutime }) => {
     attributeVanished(vanished, (pid) => (pid === 1 ? parent : undefined));
     const now = sample(0, cutime);
-    const c = creditChildren(parent.children, now, last, zeroChildCounters());
+    const io = { readBytes: 0, writeBytes: (now.cutime - last.cutime) * 100 };
+    const c = creditChildren(parent.children, now, last, io, zeroChildCounters());
     last = now;
     assert.equal(c.minflt, c.user, 'faults follow the same rule');
+    assert.equal(c.writeBytes, c.user * 100, "the parent's I/O growth too");
     return c.user;
   });
 }
