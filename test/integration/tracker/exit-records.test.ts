@@ -78,20 +78,21 @@ test('a parent ignoring SIGCHLD, 100 children/s x 5 ms for 10 s: group CPU withi
   const mount = cgroup2MountPoint();
   if (typeof mount !== 'string') return t.skip(mount.skip);
   const sandbox = new CgroupSandbox();
-  const { cycle, close } = setup(rule('er-autoreap'));
+  const { cycle, close, source } = setup(rule('er-autoreap'));
   try {
     const cg = sandbox.makeCgroup(mount, `exit-records-${process.pid}`);
     await cycle();
     const out = join(dir, 'autoreap.out');
     // moved into the cgroup during the shell's sleep, before the workload forks anything
     sandbox.startIn(cg, 'sh', ['-c', `sleep 0.3; WL_OUT='${out}' exec '${namedWorkload('er-autoreap')}' autoreap 100 5 10`]);
+    await sleep(600); // first seen after the exec: a process first seen as `sh` stays untracked
     const { last } = await cycleUntil(cycle, waitFor(out), 1000);
     // the parent's getrusage plus each child's own, taken just before its _exit
     const truth = Number(readFileSync(out, 'utf8'));
     // 5 s when the machine keeps the pace; a loaded 2-core machine forks fewer
     assert.ok(truth > 1.5, `workload burned ${truth} s`);
     // the cgroup also counts the kernel's teardown of each child after its exit record (exit_mm, ...)
-    t.diagnostic(`cgroup cpu.stat ${cpuStatSeconds(cg).toFixed(3)} s`);
+    t.diagnostic(`cgroup cpu.stat ${cpuStatSeconds(cg).toFixed(3)} s; records received ${source.received}, lost ${source.lost}`);
     within(t, 'auto-reaped children', cpu(group(last, 'er-autoreap')), truth, 0.01);
     const exits = group(last, 'er-autoreap').processesExited;
     t.diagnostic(`${exits} exits counted`);
@@ -112,7 +113,9 @@ test("children exec'ing into a name another rule matches, 20 ms each: their CPU 
       const { value: truth, last } = await cycleUntil(cycle, wl.result(), 1000);
       assert.ok(truth > 1.5, `children burned ${truth} s`);
       within(t, 'exec targets', cpu(group(last, 'er-target')), truth, 0.02);
-      assert.ok(cpu(group(last, 'er-execer')) < 0.05 * truth, `the parent's group keeps only its own CPU: ${cpu(group(last, 'er-execer'))} s`);
+      // the parent's own forks, and through its cutime the kernel's teardown of each child after
+      // its record (exit_mm, ...), which no record holds
+      assert.ok(cpu(group(last, 'er-execer')) < 0.1 * truth, `the parent's group keeps its own CPU: ${cpu(group(last, 'er-execer'))} s`);
       assert.ok(group(last, 'er-target').processesStarted >= 95, `${group(last, 'er-target').processesStarted} starts`);
     } finally {
       wl.stop();
@@ -178,7 +181,7 @@ test('an exit storm larger than the receive buffer: records counted as lost, gro
     try {
       const { value: truth, last } = await cycleUntil(cycle, wl.result(), 1000);
       t.diagnostic(`records received ${source.received}, lost ${source.lost}`);
-      assert.ok(source.lost > 300, `lost records counted: ${source.lost}`);
+      assert.ok(source.lost >= 100, `lost records counted: ${source.lost}`);
       assert.equal(last.exitRecords?.lost, source.lost);
       within(t, 'storm through the fallback', cpu(group(last, 'er-storm')), truth, 0.03);
     } finally {
