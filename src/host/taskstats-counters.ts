@@ -3,11 +3,10 @@
  * of the `status` and `io` text files, and CPU time to the microsecond instead of 10 ms ticks.
  *
  * What it fills, with the same meaning as the procfs fields:
- * - ctxSwitches, for a process and a thread: TASKSTATS_CMD_ATTR_PID of the task (nvcsw, nivcsw).
- *   /proc/<pid>/status counts the main thread only, and so does a PID query of tid == pid.
- * - io, for a thread only: read_bytes, write_bytes of a PID query. A process's io file sums its
- *   threads live and exited; no taskstats reply carries that (a TGID reply has no I/O fields), so the
- *   host reads the process's `io` file.
+ * - ctxSwitches and io, for a thread: nvcsw, nivcsw, read_bytes, write_bytes of a PID query,
+ *   instead of task/<tid>/status and task/<tid>/io. For a process the host reads `status` anyway
+ *   (VmSwap, which no reply carries; it also holds the main thread's context switches, as a PID
+ *   query would) and `io` (it sums exited threads; a TGID reply has no I/O fields).
  * - cpu: the scheduler's exact runtime (cpu_run_virtual_total, ns; a TGID query for a process, which
  *   includes its exited threads as its stat does) split into user and system by the sampled
  *   utime:stime ratio, as the kernel's cputime_adjust() does for /proc, each half never decreasing.
@@ -20,9 +19,13 @@ import { Target, TaskstatsClient, TaskstatsQueries, type QueryCounts, type Targe
 import type { TaskStats } from '../taskstats/taskstats-struct.js';
 import { COUNTERS, type CounterSource, type TaskCounters, type TaskRef } from './counter-source.js';
 
-/** What a PID query fills for a thread; for a process the io is left to the `io` file. */
+/** What a PID query fills for a thread. */
 const THREAD_KINDS = COUNTERS.ctxSwitches | COUNTERS.io | COUNTERS.cpu;
-const PROCESS_KINDS = COUNTERS.ctxSwitches | COUNTERS.cpu;
+/**
+ * For a process only the CPU: its `status` is read anyway (VmSwap has no binary source) and holds
+ * the context switches; its `io` sums exited threads, which no reply does.
+ */
+const PROCESS_KINDS = COUNTERS.cpu;
 
 /** Column indices of one answer. */
 const VCSW = 0;
@@ -90,9 +93,11 @@ class Answers implements TaskstatsHandler {
 
   /** Adds the queries `task` needs for `want`. */
   add(task: TaskRef, want: number): void {
-    const isProcess = !task.isThread;
-    if (want & (COUNTERS.ctxSwitches | (isProcess ? 0 : COUNTERS.io | COUNTERS.cpu))) this.addQuery(Target.THREAD, task.tid);
-    if (isProcess && want & COUNTERS.cpu) this.addQuery(Target.PROCESS, task.pid);
+    if (task.isThread) {
+      if (want & THREAD_KINDS) this.addQuery(Target.THREAD, task.tid);
+    } else if (want & COUNTERS.cpu) {
+      this.addQuery(Target.PROCESS, task.pid);
+    }
   }
 
   private addQuery(kind: TargetKind, id: number): void {
@@ -174,8 +179,8 @@ export class TaskstatsCounterSource implements CounterSource {
     const isProcess = !task.isThread;
     want &= isProcess ? PROCESS_KINDS : THREAD_KINDS;
     if (want === 0) return 0;
-    const needThread = (want & (COUNTERS.ctxSwitches | (isProcess ? 0 : COUNTERS.io | COUNTERS.cpu))) !== 0;
-    const needProcess = isProcess && (want & COUNTERS.cpu) !== 0;
+    const needThread = !isProcess;
+    const needProcess = isProcess;
     let answers = this.batch;
     if ((needThread && answers.row(Target.THREAD, task.tid) === -1) || (needProcess && answers.row(Target.PROCESS, task.pid) === -1)) {
       answers = this.single;
@@ -203,7 +208,7 @@ export class TaskstatsCounterSource implements CounterSource {
         into.writeBytes = v[o + WRITE_BYTES] as number;
         filled |= COUNTERS.io;
       }
-      if (!isProcess && want & COUNTERS.cpu) {
+      if (want & COUNTERS.cpu) {
         this.fillCpu(keyOf(Target.THREAD, task.tid), v, o, into);
         filled |= COUNTERS.cpu;
       }

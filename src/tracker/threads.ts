@@ -24,7 +24,7 @@ export interface ThreadSource<R extends ThreadRef, P> {
   stat(ref: R, name: string): PidStat | undefined;
   /** thread ids of the process; undefined when the list could not be read */
   list(process: P): readonly number[] | undefined;
-  /** details (io and context switches) into `into`; returns the COUNTERS mask of what was read */
+  /** details (io, context switches, and CPU in microseconds where the source has it) into `into`; returns the COUNTERS mask of what was read */
   details(ref: R, into: TaskCounters): number;
 }
 
@@ -45,6 +45,10 @@ export interface ThreadState<R extends ThreadRef = ThreadRef> extends ThreadUpda
   lastWriteBytes: number;
   lastVol: number;
   lastNonvol: number;
+  /** CPU in microseconds at the last cycle, when the details source gave it (lastUs) */
+  lastUserUs: number;
+  lastSystemUs: number;
+  lastUs: boolean;
 }
 
 /** The parts of a tracked process this module reads and writes. */
@@ -176,8 +180,22 @@ function threadDelta<R extends ThreadRef>(
   const phase = isNew ? newThreadPhase : KNOWN;
   ts.seen = cycle;
   ts.name = tstat.comm;
-  ts.cpuUser = increment(phase, tstat.utime, ts.lastUtime) / TICKS_PER_SECOND;
-  ts.cpuSystem = increment(phase, tstat.stime, ts.lastStime) / TICKS_PER_SECOND;
+  const read = details ? source.details(ts.ref, details) : 0;
+  // CPU in microseconds when the details source gave it now and (for a known thread) last cycle,
+  // else in ticks of stat; both baselines move every cycle, so a switch never counts twice
+  const us = details !== undefined && (read & COUNTERS.cpu) !== 0;
+  if (us && (phase !== KNOWN || ts.lastUs)) {
+    ts.cpuUser = increment(phase, details.cpuUserUs, ts.lastUserUs) / 1e6;
+    ts.cpuSystem = increment(phase, details.cpuSystemUs, ts.lastSystemUs) / 1e6;
+  } else {
+    ts.cpuUser = increment(phase, tstat.utime, ts.lastUtime) / TICKS_PER_SECOND;
+    ts.cpuSystem = increment(phase, tstat.stime, ts.lastStime) / TICKS_PER_SECOND;
+  }
+  ts.lastUs = us;
+  if (us) {
+    ts.lastUserUs = details.cpuUserUs;
+    ts.lastSystemUs = details.cpuSystemUs;
+  }
   ts.minorFaults = increment(phase, tstat.minflt, ts.lastMinflt);
   ts.majorFaults = increment(phase, tstat.majflt, ts.lastMajflt);
   ts.lastUtime = tstat.utime;
@@ -185,7 +203,6 @@ function threadDelta<R extends ThreadRef>(
   ts.lastMinflt = tstat.minflt;
   ts.lastMajflt = tstat.majflt;
   if (details) {
-    const read = source.details(ts.ref, details);
     if (read & COUNTERS.io) {
       ts.readBytes = increment(phase, details.readBytes, ts.lastReadBytes);
       ts.writeBytes = increment(phase, details.writeBytes, ts.lastWriteBytes);
@@ -227,5 +244,8 @@ function newThread<R extends ThreadRef>(ref: R, tid: number, tstat: PidStat): Th
     lastWriteBytes: 0,
     lastVol: 0,
     lastNonvol: 0,
+    lastUserUs: 0,
+    lastSystemUs: 0,
+    lastUs: false,
   };
 }

@@ -115,7 +115,7 @@ interface ProcState {
 
 /** the counters a tracked process needs besides stat; cpu (microseconds) only where a binary source fills it */
 const PROCESS_COUNTERS = COUNTERS.ctxSwitches | COUNTERS.io | COUNTERS.swap | COUNTERS.cpu;
-const THREAD_DETAIL_COUNTERS = COUNTERS.ctxSwitches | COUNTERS.io;
+const THREAD_DETAIL_COUNTERS = COUNTERS.ctxSwitches | COUNTERS.io | COUNTERS.cpu;
 
 /**
  * Yield to the event loop after this many ms of walking, so /health stays responsive; each
