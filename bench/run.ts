@@ -680,7 +680,7 @@ async function main(): Promise<void> {
     const fits = fitCosts(results);
     const table = report(machine, version, opts, results, fits, memcheck);
     const goalLines = goals(results, fits, memcheck);
-    process.stdout.write(`\n${table}\nGoals (issue 4):\n${goalLines.map((l) => `- ${l}`).join('\n')}\n`);
+    process.stdout.write(`\n${table}\nGoals (issues 4 and 16):\n${goalLines.map((l) => `- ${l}`).join('\n')}\n`);
 
     if (opts.outDir) {
       mkdirSync(opts.outDir, { recursive: true });
