@@ -17,7 +17,7 @@ const promtool = findExecutable('promtool');
 const skip = promtool ? false : 'promtool not installed (apt-get install prometheus; .ci/run does)';
 
 function run(args: string[], cwd = root): { status: number | null; out: string } {
-  const r = spawnSync(promtool ?? 'promtool', args, { cwd, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(promtool ?? 'promtool', args, { cwd, encoding: 'utf8', timeout: 180_000 });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
