@@ -11,8 +11,8 @@ export interface ConnectionGuardOptions {
 interface Tracked {
   socket: Socket;
   client: string;
-  /** a request arrived on it: not a slowloris or idle-TLS socket */
-  served: boolean;
+  /** requests in progress on it; 0: idle (never used, slow headers, idle TLS, idle keep-alive) */
+  busy: number;
 }
 
 const keyOf = (s: { remoteAddress?: string | undefined; remotePort?: number | undefined }) => `${s.remoteAddress ?? ''}:${s.remotePort ?? 0}`;
@@ -20,8 +20,8 @@ const keyOf = (s: { remoteAddress?: string | undefined; remotePort?: number | un
 /**
  * Bounds what clients can hold so /health always gets a connection: one address holds at most
  * maxPerClient connections (a newer one is closed at once), and when all maxConnections are
- * taken, the oldest connection that never carried a request (slow headers, a TLS handshake
- * never started) is closed to make room, instead of refusing the newcomer.
+ * taken, the oldest connection with no request in progress (slow headers, a TLS handshake never
+ * started, an idle keep-alive) is closed to make room, instead of refusing the newcomer.
  */
 export function guardConnections(server: Server, opts: ConnectionGuardOptions): void {
   // insertion order is age order
@@ -37,7 +37,7 @@ export function guardConnections(server: Server, opts: ConnectionGuardOptions): 
     if (open.size >= opts.maxConnections) {
       let victim: Tracked | undefined;
       for (const t of open.values()) {
-        if (t.served) continue;
+        if (t.busy > 0) continue;
         victim = t;
         break;
       }
@@ -49,13 +49,15 @@ export function guardConnections(server: Server, opts: ConnectionGuardOptions): 
       forget(keyOf(victim.socket), victim.client);
     }
     const key = keyOf(socket);
-    open.set(key, { socket, client, served: false });
+    open.set(key, { socket, client, busy: 0 });
     perClient.set(client, mine + 1);
     socket.once('close', () => forget(key, client));
   });
-  server.on('request', (req: { socket: Socket }) => {
+  server.on('request', (req: { socket: Socket }, res: { once(event: 'close', f: () => void): void }) => {
     const t = open.get(keyOf(req.socket));
-    if (t) t.served = true;
+    if (!t) return;
+    t.busy++;
+    res.once('close', () => t.busy--);
   });
 
   function forget(key: string, client: string): void {
