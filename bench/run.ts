@@ -250,8 +250,14 @@ interface Context {
   tmp: string;
 }
 
+/** The V8 flags the image and the installed bin run ours with: those of main.ts's #! line. */
+const OURS_NODE_FLAGS = (readFileSync(join(REPO_ROOT, 'src/cli/main.ts'), 'utf8').split('\n', 1)[0] ?? '').split(' ').slice(3);
+/** The image's malloc setting (Dockerfile ENV), so the benchmark measures ours as it ships. */
+const OURS_ARENAS = /^ENV MALLOC_ARENA_MAX=(\d+)$/m.exec(readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8'))?.[1];
+const OURS_ENV = OURS_ARENAS === undefined ? process.env : { ...process.env, MALLOC_ARENA_MAX: OURS_ARENAS };
+
 function oursArgs(ctx: Context, port: number, threads: boolean, extra: readonly string[]): string[] {
-  return [join(REPO_ROOT, 'dist/src/cli/main.js'), 'serve', '-config.path', ctx.config, '-web.listen-address', `127.0.0.1:${port}`, '-collect.min-interval', '0s', `-threads=${threads}`, ...extra];
+  return [...OURS_NODE_FLAGS, join(REPO_ROOT, 'dist/src/cli/main.js'), 'serve', '-config.path', ctx.config, '-web.listen-address', `127.0.0.1:${port}`, '-collect.min-interval', '0s', `-threads=${threads}`, ...extra];
 }
 
 /** process-exporter's output with threads on: thread io and context switches, thread names unchanged and uncapped */
@@ -259,7 +265,7 @@ const PARITY_ARGS = ['-threads.details=true', '-threads.normalize-names=false', 
 
 async function startOurs(ctx: Context, threads: boolean, name: string, extra: readonly string[] = ['-source=procfs']): Promise<Exporter> {
   const port = await freePort();
-  return Exporter.start({ name, command: process.execPath, args: oursArgs(ctx, port, threads, extra), port, logDir: ctx.tmp });
+  return Exporter.start({ name, command: process.execPath, args: oursArgs(ctx, port, threads, extra), env: OURS_ENV, port, logDir: ctx.tmp });
 }
 
 /** Starts a peer; one that cannot run here (taskstats without CAP_NET_ADMIN) is logged and left out. */

@@ -96,6 +96,8 @@ export interface ExporterOptions {
   name: string;
   command: string;
   args: string[];
+  /** default: the benchmark's own environment */
+  env?: NodeJS.ProcessEnv;
   port: number;
   logDir: string;
 }
@@ -120,7 +122,7 @@ export class Exporter implements Target {
 
   static async start(opts: ExporterOptions): Promise<Exporter> {
     const log = openSync(join(opts.logDir, `${opts.name}.log`), 'a');
-    const child = spawn(opts.command, opts.args, { stdio: ['ignore', log, log] });
+    const child = spawn(opts.command, opts.args, { stdio: ['ignore', log, log], env: opts.env ?? process.env });
     track(child);
     const exporter = new Exporter(child, opts);
     const deadline = performance.now() + 120_000;
