@@ -77,6 +77,7 @@ export class GroupCollector implements Collector {
   update(cycle: CycleSnapshot): void {
     this.reset();
     const m = this.m;
+    const delayAccounting = cycle.exitRecords?.delayAccounting ?? false;
     for (const g of cycle.groups) {
       const l = groupLabels(g, this.opts.labelNames);
       m.numProcs.set(l, g.numProcs);
@@ -107,7 +108,8 @@ export class GroupCollector implements Collector {
       m.states.set({ ...l, state: 'Other' }, g.states.other);
       m.started.inc(l, g.processesStarted);
       m.exited.inc(l, g.processesExited);
-      if (g.delays) for (const kind of DELAY_KINDS) m.delay.inc({ ...l, kind }, g.delays[kind]);
+      // run-queue delay is always kept; the others only with kernel.task_delayacct=1
+      if (g.delays) for (const kind of DELAY_KINDS) if (kind === 'cpu' || delayAccounting) m.delay.inc({ ...l, kind }, g.delays[kind]);
     }
   }
 

@@ -111,5 +111,5 @@ export interface CycleSnapshot {
   host: HostCpu;
   errors: ErrorCounts;
   /** taskstats exit records since start-up; undefined when the exporter runs without them */
-  exitRecords?: { received: number; lost: number };
+  exitRecords?: { received: number; lost: number; delayAccounting: boolean };
 }

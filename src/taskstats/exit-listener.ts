@@ -67,6 +67,8 @@ export class ExitListener {
   private overPending = 0;
   /** records received since open */
   received = 0;
+  /** kernel.task_delayacct as of the last drain: block I/O, swap-in and reclaim delays are kept */
+  delayAccounting = false;
 
   private constructor(socket: NetlinkSocket, opts: ExitListenerOptions) {
     this.socket = socket;
@@ -110,6 +112,7 @@ export class ExitListener {
     this.receiveAll();
     const d = this.readDrops();
     if (d !== undefined && this.dropsAtOpen !== undefined) this.lastDrops = d - this.dropsAtOpen;
+    this.delayAccounting = readDelayAccounting();
     const out = this.pending;
     this.pending = [];
     return out;
@@ -173,6 +176,15 @@ export class ExitListener {
     const record = toExitRecord(t, decodeComm(buf, off));
     this.current = record;
     this.pending.push(record);
+  }
+}
+
+/** kernel.task_delayacct (a sysctl since 5.14; before, delay accounting was on unless booted with nodelayacct) */
+function readDelayAccounting(): boolean {
+  try {
+    return readFileSync('/proc/sys/kernel/task_delayacct', 'utf8').trim() === '1';
+  } catch {
+    return false;
   }
 }
 

@@ -40,6 +40,8 @@ export interface ExitRecordSource {
   /** records received and lost (receive buffer overflow) since the start */
   readonly received: number;
   readonly lost: number;
+  /** the kernel keeps block I/O, swap-in and reclaim delays (kernel.task_delayacct) */
+  readonly delayAccounting: boolean;
   close(): void;
 }
 
@@ -52,7 +54,7 @@ export interface TrackerResult {
   /** exited tasks' credits and process starts/exits, per group */
   exits: ExitCredit[];
   /** undefined without exit records */
-  exitRecords: { received: number; lost: number } | undefined;
+  exitRecords: { received: number; lost: number; delayAccounting: boolean } | undefined;
 }
 
 interface ProcState {
@@ -240,7 +242,7 @@ export class Tracker {
       if (st.firstCycle === cycle && cycle > 1 && st.churn) exits.push(churnEntry(st, 1, 0));
     }
     const source = this.opts.exitRecords;
-    const exitRecords = source ? { received: source.received, lost: source.lost } : undefined;
+    const exitRecords = source ? { received: source.received, lost: source.lost, delayAccounting: source.delayAccounting } : undefined;
     return { cycle, updates, host: hostStat, errors: host.errors, exits, exitRecords };
   }
   /**

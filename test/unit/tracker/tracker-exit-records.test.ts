@@ -40,6 +40,7 @@ function setup() {
       },
       received: 0,
       lost: 0,
+      delayAccounting: false,
       close: () => undefined,
     },
   });
