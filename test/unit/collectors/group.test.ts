@@ -13,6 +13,7 @@ function cycle(delayAccounting: boolean | undefined): CycleSnapshot {
   return {
     timeMs: 0,
     durationSeconds: 0,
+    intervalSeconds: 1,
     cycle: 2,
     groups: [g],
     host: { user: 0, system: 0, unaccounted: 0 },
