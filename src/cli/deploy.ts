@@ -5,7 +5,8 @@
  * the flags. Flag parsing and output only; the work is in src/kube/.
  */
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { goStyleArgs } from './flags.js';
 import { parseConfig } from '../config/load.js';
 import { ConfigError, ExporterError, errnoOf, formatProblem } from '../errors.js';
 import { chooseClient, runKubectl } from '../kube/kubectl.js';
@@ -70,28 +71,30 @@ function flagError(message: string): ExporterError {
   return new ExporterError('FLAG_INVALID', message);
 }
 
+const KUBE_OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  platform: { type: 'string', short: 'p', default: 'kubernetes' },
+  monitoring: { type: 'string', default: 'platform' },
+  perf: { type: 'boolean', default: false },
+  taskstats: { type: 'boolean', default: false },
+  wait: { type: 'boolean', default: false },
+  'wait-timeout': { type: 'string', default: '5m' },
+  namespace: { type: 'string', short: 'n', default: DEFAULT_NAMESPACE },
+  image: { type: 'string' },
+  'dry-run': { type: 'boolean', default: false },
+  kubectl: { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+  } satisfies NonNullable<ParseArgsConfig['options']>;
+
 /** Parse and check the flags; undefined means help was asked. */
 export function parseKubeFlags(argv: string[]): KubeCommand | undefined {
   let values;
   try {
     ({ values } = parseArgs({
-      args: argv,
+      args: goStyleArgs(argv, KUBE_OPTIONS),
       strict: true,
       allowPositionals: false,
-      options: {
-        config: { type: 'string', short: 'c' },
-        platform: { type: 'string', short: 'p', default: 'kubernetes' },
-        monitoring: { type: 'string', default: 'platform' },
-        perf: { type: 'boolean', default: false },
-        taskstats: { type: 'boolean', default: false },
-        wait: { type: 'boolean', default: false },
-        'wait-timeout': { type: 'string', default: '5m' },
-        namespace: { type: 'string', short: 'n', default: DEFAULT_NAMESPACE },
-        image: { type: 'string' },
-        'dry-run': { type: 'boolean', default: false },
-        kubectl: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
+      options: KUBE_OPTIONS,
     }));
   } catch (err) {
     throw flagError(err instanceof Error ? err.message : String(err));

@@ -114,3 +114,44 @@ export function flagUsage(specs: FlagSpecs): string {
   }
   return `${lines.join('\n')}\n`;
 }
+
+/** The part of a node:util parseArgs option goStyleArgs needs. */
+interface LongOption {
+  type: 'string' | 'boolean';
+  default?: unknown;
+}
+
+/**
+ * Go's flag dialect for the subcommands parsed with node:util parseArgs (report, deploy, delete):
+ * a long option may be written with one dash as with two (`report -url X`, `deploy -dry-run`), as
+ * for serve; `-flag=false` turns a boolean off. Short options (`-o json`) keep their meaning;
+ * rewriting stops at `--`.
+ */
+export function goStyleArgs(argv: readonly string[], options: Readonly<Record<string, LongOption>>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (arg === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const m = /^--?([^=]{2,})(?:=(.*))?$/.exec(arg);
+    const name = m?.[1];
+    const option = name === undefined ? undefined : options[name];
+    if (!m || !option) {
+      out.push(arg);
+      continue;
+    }
+    const value = m[2];
+    if (option.type === 'boolean' && value !== undefined) {
+      const on = convert(name as string, boolFlag(false, ''), value) as boolean;
+      if (on) out.push(`--${name}`);
+      else if (option.default === true) throw new FlagError(`-${name}=false: this flag cannot be turned off`);
+      continue;
+    }
+    // the value of a string option is the next argument as it is, even when it starts with a dash
+    if (option.type === 'string' && value === undefined && i + 1 < argv.length) out.push(`--${name}=${argv[++i] as string}`);
+    else out.push(value === undefined ? `--${name}` : `--${name}=${value}`);
+  }
+  return out;
+}

@@ -4,7 +4,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { X509Certificate } from 'node:crypto';
-import { parseArgs } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { goStyleArgs } from './flags.js';
 import { ExporterError, errnoOf } from '../errors.js';
 import { buildReport, type Report, type ReportOptions } from '../report/build.js';
 import { PrometheusClient, parsePrometheusUrl } from '../report/prometheus-client.js';
@@ -62,31 +63,33 @@ function oneOf<T extends string>(flag: string, value: string, allowed: readonly 
 /** A Kubernetes namespace name (RFC 1123 label). */
 const NAMESPACE_RE = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
 
+const REPORT_OPTIONS = {
+  url: { type: 'string' },
+  token: { type: 'string', short: 't' },
+  'token-file': { type: 'string' },
+  range: { type: 'string', short: 'i', default: '1h' },
+  at: { type: 'string', short: 'T' },
+  step: { type: 'string' },
+  'skip-namespace': { type: 'string', short: 'S', multiple: true, default: [] },
+  output: { type: 'string', short: 'o', default: 'csv' },
+  'sort-by': { type: 'string', short: 's', default: 'avg' },
+  source: { type: 'string', default: 'all' },
+  'exporter-name': { type: 'string', default: DEFAULT_EXPORTER_NAME },
+  'ca-file': { type: 'string' },
+  insecure: { type: 'boolean', default: false },
+  timeout: { type: 'string', default: '30s' },
+  help: { type: 'boolean', short: 'h', default: false },
+  } satisfies NonNullable<ParseArgsConfig['options']>;
+
 /** Parse and check the flags; `now` is the default end of the range. Undefined means help was asked. */
 export function parseReportFlags(argv: string[], now: Date): ReportCommand | undefined {
   let values;
   try {
     ({ values } = parseArgs({
-      args: argv,
+      args: goStyleArgs(argv, REPORT_OPTIONS),
       strict: true,
       allowPositionals: false,
-      options: {
-        url: { type: 'string' },
-        token: { type: 'string', short: 't' },
-        'token-file': { type: 'string' },
-        range: { type: 'string', short: 'i', default: '1h' },
-        at: { type: 'string', short: 'T' },
-        step: { type: 'string' },
-        'skip-namespace': { type: 'string', short: 'S', multiple: true, default: [] },
-        output: { type: 'string', short: 'o', default: 'csv' },
-        'sort-by': { type: 'string', short: 's', default: 'avg' },
-        source: { type: 'string', default: 'all' },
-        'exporter-name': { type: 'string', default: DEFAULT_EXPORTER_NAME },
-        'ca-file': { type: 'string' },
-        insecure: { type: 'boolean', default: false },
-        timeout: { type: 'string', default: '30s' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
+      options: REPORT_OPTIONS,
     }));
   } catch (err) {
     throw flagError(err instanceof Error ? err.message : String(err));

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EXPORTER_FLAGS } from '../../../src/cli/exporter-flags.js';
 import { FlagError, parseDuration, parseFlags } from '../../../src/cli/flags.js';
+import { parseKubeFlags } from '../../../src/cli/deploy.js';
+import { parseReportFlags } from '../../../src/cli/report.js';
 import { exporterFlags, parseListenAddress } from '../../../src/cli/serve.js';
 import { groupingSource } from '../../../src/pipeline/setup.js';
 
@@ -55,4 +57,19 @@ test('config source: file, embedded default, legacy flags, and not both', () => 
   const legacy = groupingSource(exporterFlags(['-procnames', 'bash'], {})).load();
   assert.equal(legacy.config, undefined);
   assert.throws(() => groupingSource(exporterFlags(['-config.path', 'x.yaml', '-procnames', 'bash'], {})), /cannot be used with -namemapping or -procnames/);
+});
+
+test('one flag dialect: report and deploy take Go-style single-dash long flags like serve', () => {
+  const go = parseReportFlags(['-url', 'prom.example', '-range=2h', '-insecure', '-o', 'json', '-skip-namespace', 'a', '-S', 'b'], new Date(0));
+  const gnu = parseReportFlags(['--url', 'prom.example', '--range=2h', '--insecure', '-o', 'json', '--skip-namespace', 'a', '-S', 'b'], new Date(0));
+  assert.ok(go && gnu);
+  assert.equal(go.url.href, 'https://prom.example/');
+  assert.deepEqual(go, gnu);
+  assert.equal(parseReportFlags(['-url', 'p', '-insecure=false'], new Date(0))?.insecure, false);
+  assert.equal(parseKubeFlags(['-dry-run', '-namespace', 'mon'])?.dryRun, true);
+  assert.equal(parseKubeFlags(['-dry-run', '-namespace', 'mon'])?.namespace, 'mon');
+  assert.equal(parseKubeFlags(['-dry-run=false'])?.dryRun, false);
+  // a string value that starts with a dash is a value, as in Go
+  assert.equal(parseKubeFlags(['-image', '-odd'])?.image, '-odd');
+  assert.throws(() => parseKubeFlags(['-dry-run=maybe']), /invalid boolean value "maybe" for flag -dry-run/);
 });
