@@ -70,8 +70,9 @@ async function removeTree(dir: string): Promise<void> {
 after(async () => {
   for (const e of exporters) await e.stop();
   if (names.length) await run('podman', ['rm', '-f', '-t', '0', ...names]).catch((err: Error) => console.log(`# podman rm: ${err.message}`));
-  for (const mount of skip ? [] : cgroupMounts()) await removeTree(path.join(mount, TOP));
+  // the wrapper is no longer needed once podman rm returned
   rmSync(work, { recursive: true, force: true });
+  for (const mount of skip ? [] : cgroupMounts()) await removeTree(path.join(mount, TOP));
 });
 
 const wrapper = path.join(work, 'runc-wrapper');
