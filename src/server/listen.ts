@@ -33,7 +33,7 @@ export interface ServerLimits {
   socketIdleTimeoutMs: number;
   /** total size of the request line and headers; larger requests get 431 */
   maxHeaderBytes: number;
-  /** a declared request body larger than this gets 413 (no endpoint reads bodies) */
+  /** a request body larger than this (declared, or counted when chunked) gets 413 (no endpoint reads bodies) */
   maxBodyBytes: number;
   /** open connections; beyond, the oldest one that never carried a request is closed (bounds fds) */
   maxConnections: number;
@@ -355,6 +355,18 @@ function guarded(
     if (!(declared <= limits.maxBodyBytes)) {
       refuse(res, 413, { Connection: 'close' });
       return;
+    }
+    if (req.headers['transfer-encoding'] !== undefined) {
+      // a chunked body declares no size: no endpoint reads bodies, so count and drop it
+      let received = 0;
+      req.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        if (received <= limits.maxBodyBytes) return;
+        if (!res.headersSent) refuse(res, 413, { Connection: 'close' });
+        req.socket.destroySoon();
+        req.removeAllListeners('data');
+        req.pause();
+      });
     }
     const config = source?.get().config;
     if (!config) {
