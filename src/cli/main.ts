@@ -13,6 +13,7 @@ const SUBCOMMANDS: Record<string, () => Promise<SubcommandModule>> = {
   once: () => import('./once.js'),
   'check-config': () => import('./check-config.js'),
   explain: () => import('./explain.js'),
+  top: () => import('./top.js'),
   report: () => import('./report.js'),
   deploy: () => import('./deploy.js'),
   delete: () => import('./delete.js'),
