@@ -10,6 +10,7 @@
  */
 import { ExporterError } from '../errors.js';
 import type { GroupAssignment, ProcessAttributes, ProcessMatcher } from './attributes.js';
+import { capLabel } from './label-cap.js';
 import { compileGoRegex, GoRegexError, type GoRegex } from './re2.js';
 
 export interface LegacyOptions {
@@ -33,7 +34,7 @@ class LegacyMatcher implements ProcessMatcher {
     if (regex === null) return { name: p.comm, labels: NO_LABELS };
     const m = regex.exec(p.cmdline().join(' '));
     const capture = m?.groups.slice(1).find((s) => s !== undefined && s !== '');
-    return capture === undefined ? undefined : { name: `${p.comm}:${capture}`, labels: NO_LABELS };
+    return capture === undefined ? undefined : { name: capLabel(`${p.comm}:${capture}`), labels: NO_LABELS };
   }
 }
 

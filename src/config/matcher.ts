@@ -10,6 +10,7 @@
  */
 import type { ContainerIdentity } from '../cgroup/types.js';
 import type { GroupAssignment, ProcessAttributes, ProcessMatcher } from './attributes.js';
+import { capLabel } from './label-cap.js';
 import { compileGoRegex, GoRegexError, type GoRegex } from './re2.js';
 import {
   compileTemplate, StartTime, TemplateError,
@@ -296,8 +297,8 @@ export class RuleMatcher implements ProcessMatcher {
   /** The group of a process that matched `r` (captures of the last mismatch() call in scope). */
   private assign(r: CompiledRule, facts: ProcessFacts): GroupAssignment {
     const labels: Record<string, string> = { ...this.emptyLabels };
-    for (const [k, t] of r.labels) labels[k] = t.render(facts);
-    return { name: r.name.render(facts), labels, rule: r.index, threads: r.threads };
+    for (const [k, t] of r.labels) labels[k] = capLabel(t.render(facts));
+    return { name: capLabel(r.name.render(facts)), labels, rule: r.index, threads: r.threads };
   }
 }
 
