@@ -17,7 +17,7 @@ import type { Logger } from '../log.js';
 import { defaultConfigPath, version } from '../package-info.js';
 import { basePageSize } from '../procfs/page-size.js';
 import { Host } from '../host/host.js';
-import { openExitRecords } from '../taskstats/exit-records-setup.js';
+import { openExitRecords } from '../host/exit-records.js';
 import { Tracker } from '../tracker/tracker.js';
 import type { CounterSource } from '../host/counter-source.js';
 import { isSourceMode, selectCounterSource, SOURCE_MODES, type SelectedSource } from '../host/source-select.js';

@@ -48,6 +48,8 @@ export interface ExitListenerOptions {
   cpus?: string;
   /** the exporter's own procfs (for the socket's drop count), default /proc/self */
   selfProc?: string;
+  /** whether the host keeps block I/O, swap-in and reclaim delays (kernel.task_delayacct), asked at each drain */
+  delayAccountingOn?: () => boolean;
 }
 
 export class ExitListener {
@@ -55,6 +57,7 @@ export class ExitListener {
   private readonly inode: number;
   private readonly selfProc: string;
   private readonly maxPending: number;
+  private readonly delayAccountingOn: () => boolean;
   private pending: ExitRecord[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly scratch = new TaskStats();
@@ -74,6 +77,7 @@ export class ExitListener {
     this.socket = socket;
     this.selfProc = opts.selfProc ?? '/proc/self';
     this.maxPending = opts.maxPending ?? DEFAULT_MAX_PENDING;
+    this.delayAccountingOn = opts.delayAccountingOn ?? (() => false);
     this.inode = fstatSync(socket.fileDescriptor).ino;
     this.dropsAtOpen = this.readDrops();
     this.visitor = { aggregate: (kind, _id, buf, off, size) => this.aggregate(kind, buf, off, size) };
@@ -112,7 +116,7 @@ export class ExitListener {
     this.receiveAll();
     const d = this.readDrops();
     if (d !== undefined && this.dropsAtOpen !== undefined) this.lastDrops = d - this.dropsAtOpen;
-    this.delayAccounting = readDelayAccounting();
+    this.delayAccounting = this.delayAccountingOn();
     const out = this.pending;
     this.pending = [];
     return out;
@@ -176,15 +180,6 @@ export class ExitListener {
     const record = toExitRecord(t, decodeComm(buf, off));
     this.current = record;
     this.pending.push(record);
-  }
-}
-
-/** kernel.task_delayacct (a sysctl since 5.14; before, delay accounting was on unless booted with nodelayacct) */
-function readDelayAccounting(): boolean {
-  try {
-    return readFileSync('/proc/sys/kernel/task_delayacct', 'utf8').trim() === '1';
-  } catch {
-    return false;
   }
 }
 

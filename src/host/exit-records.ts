@@ -1,7 +1,8 @@
 import { readFileSync, readlinkSync } from 'node:fs';
 import type { Logger } from '../log.js';
-import { ExitListener } from './exit-listener.js';
-import { NetlinkError } from './netlink-socket.js';
+import { ExitListener } from '../taskstats/exit-listener.js';
+import { NetlinkError } from '../taskstats/netlink-socket.js';
+import { delayAccountingOn } from './delay-accounting.js';
 
 /** The initial PID namespace's inode (PROC_PID_INIT_INO): exit records carry pids as it numbers them. */
 const INIT_PID_NS = 'pid:[4026531836]';
@@ -32,7 +33,7 @@ export function openExitRecords(procfsRoot: string, log: Logger): ExitListener |
   if (own !== INIT_PID_NS) return why(`the exporter runs in PID namespace ${own}; exit records number tasks in the initial one (run with hostPID)`);
   if (nspid === undefined || nspid.trim().split(/\s+/).length !== 1) return why(`${procfsRoot} is not the initial PID namespace's procfs`);
   try {
-    return ExitListener.open();
+    return ExitListener.open({ delayAccountingOn: () => delayAccountingOn(procfsRoot) });
   } catch (err) {
     if (err instanceof NetlinkError) return why(`${err.code}: ${err.message}`);
     throw err;
