@@ -25,6 +25,14 @@ function describeLoadError(err: unknown): string {
 
 export function exporterFlags(argv: string[], env: NodeJS.ProcessEnv): ExporterFlags {
   const flags = parseFlags(EXPORTER_FLAGS, argv);
+  if (flags.compat === 'process-exporter') {
+    // process-exporter's output, except where a flag given on the command line says otherwise
+    for (const name of ['collector.wchan', 'gather-smaps', 'threads.details'] as const) if (!flags.$set.has(name)) flags[name] = true;
+    if (!flags.$set.has('threads.normalize-names')) flags['threads.normalize-names'] = false;
+    if (!flags.$set.has('threads.max-names')) flags['threads.max-names'] = 0;
+  } else if (flags.compat !== '') {
+    throw new FlagError(`invalid value "${flags.compat}" for flag -compat: want process-exporter`);
+  }
   // the seed deployment's PORT variable, when the flag does not say otherwise
   if (!flags.$set.has('web.listen-address') && env.PORT) flags['web.listen-address'] = `:${env.PORT}`;
   return flags;
@@ -32,7 +40,7 @@ export function exporterFlags(argv: string[], env: NodeJS.ProcessEnv): ExporterF
 
 export async function run(argv: string[]): Promise<number> {
   const flags = exporterFlags(argv, process.env);
-  if (flags.$help) {
+  if (flags.$help || flags.man) {
     process.stdout.write(`usage: procgroup-exporter [serve] [flags]\n${flagUsage(EXPORTER_FLAGS)}`);
     return 0;
   }

@@ -9,6 +9,10 @@ export interface GroupCollectorOptions {
   /** extra label names from the config rules, added after groupname */
   labelNames: readonly string[];
   gatherSmaps: boolean;
+  /** namedprocess_namegroup_threads_wchan (default off: -collector.wchan) */
+  wchan?: boolean;
+  /** process-exporter's output (-compat=process-exporter): no process churn or delay families, start times in whole seconds */
+  processExporterOnly?: boolean;
 }
 
 /** Labels of a group's series: groupname plus the rule's extra labels ("" where a rule lacks one). */
@@ -36,9 +40,10 @@ export class GroupCollector implements Collector {
     startTime: Gauge;
     numThreads: Gauge;
     states: Gauge;
-    started: Counter;
-    exited: Counter;
-    delay: Counter;
+    started: Counter | undefined;
+    exited: Counter | undefined;
+    delay: Counter | undefined;
+    wchan: Gauge | undefined;
   };
 
   constructor(private readonly opts: GroupCollectorOptions) {}
@@ -49,6 +54,7 @@ export class GroupCollector implements Collector {
     const gauge = (name: string, help: string, extra: string[] = []): Gauge => new Gauge({ name, help, labelNames: [...base, ...extra], registers });
     const counter = (name: string, help: string, extra: string[] = []): Counter => new Counter({ name, help, labelNames: [...base, ...extra], registers });
     const p = 'namedprocess_namegroup_';
+    const extensions = !this.opts.processExporterOnly;
     this.m = {
       numProcs: gauge(`${p}num_procs`, 'number of processes in this group'),
       cpu: counter(`${p}cpu_seconds_total`, 'Cpu user usage in seconds', ['mode']),
@@ -63,15 +69,18 @@ export class GroupCollector implements Collector {
       startTime: gauge(`${p}oldest_start_time_seconds`, 'start time in seconds since 1970/01/01 of oldest process in group'),
       numThreads: gauge(`${p}num_threads`, 'Number of threads'),
       states: gauge(`${p}states`, 'Number of processes in states Running, Sleeping, Waiting, Zombie, or Other', ['state']),
-      started: counter(`${p}processes_started_total`, 'Processes that joined this group after the first cycle, including those known only from their exit records'),
-      exited: counter(`${p}processes_exited_total`, 'Processes of this group that exited'),
-      delay: counter(
-        `${p}delay_seconds_total`,
-        'Delay accounting of exited tasks from their taskstats exit records: cpu = waiting on a run queue, blkio = synchronous block I/O, swapin, reclaim = direct memory reclaim (all but cpu need kernel.task_delayacct=1)',
-        ['kind'],
-      ),
+      started: extensions ? counter(`${p}processes_started_total`, 'Processes that joined this group after the first cycle, including those known only from their exit records') : undefined,
+      exited: extensions ? counter(`${p}processes_exited_total`, 'Processes of this group that exited') : undefined,
+      delay: extensions
+        ? counter(
+            `${p}delay_seconds_total`,
+            'Delay accounting of exited tasks from their taskstats exit records: cpu = waiting on a run queue, blkio = synchronous block I/O, swapin, reclaim = direct memory reclaim (all but cpu need kernel.task_delayacct=1)',
+            ['kind'],
+          )
+        : undefined,
+      wchan: this.opts.wchan ? gauge(`${p}threads_wchan`, 'Number of threads in this group waiting on each wchan', ['wchan']) : undefined,
     };
-    this.metrics = Object.values(this.m);
+    this.metrics = Object.values(this.m).filter((x): x is Counter | Gauge => x !== undefined);
   }
 
   update(cycle: CycleSnapshot): void {
@@ -99,17 +108,19 @@ export class GroupCollector implements Collector {
       m.openFds.set(l, g.openFds);
       m.worstFdRatio.set(l, g.worstFdRatio);
       // an empty group has no oldest process: no series rather than year 1
-      if (g.oldestStartTime !== undefined) m.startTime.set(l, g.oldestStartTime);
+      // process-exporter truncates to whole seconds; ours keeps the 10 ms of starttime
+      if (g.oldestStartTime !== undefined) m.startTime.set(l, this.opts.processExporterOnly ? Math.floor(g.oldestStartTime) : g.oldestStartTime);
       m.numThreads.set(l, g.numThreads);
       m.states.set({ ...l, state: 'Running' }, g.states.running);
       m.states.set({ ...l, state: 'Sleeping' }, g.states.sleeping);
       m.states.set({ ...l, state: 'Waiting' }, g.states.waiting);
       m.states.set({ ...l, state: 'Zombie' }, g.states.zombie);
       m.states.set({ ...l, state: 'Other' }, g.states.other);
-      m.started.inc(l, g.processesStarted);
-      m.exited.inc(l, g.processesExited);
+      m.started?.inc(l, g.processesStarted);
+      m.exited?.inc(l, g.processesExited);
       // run-queue delay is always kept; the others only with kernel.task_delayacct=1
-      if (g.delays) for (const kind of DELAY_KINDS) if (kind === 'cpu' || delayAccounting) m.delay.inc({ ...l, kind }, g.delays[kind]);
+      if (g.delays && m.delay) for (const kind of DELAY_KINDS) if (kind === 'cpu' || delayAccounting) m.delay.inc({ ...l, kind }, g.delays[kind]);
+      if (m.wchan) for (const [wchan, n] of g.wchans) m.wchan.set({ ...l, wchan }, n);
     }
   }
 

@@ -15,6 +15,13 @@ export interface GrouperOptions {
   threadNameTtlCycles: number;
   /** normalization and per-group cap of thread names (series cardinality); default: names as the kernel has them, no cap */
   threadNames?: ThreadNameOptions;
+  /**
+   * 'process-exporter' (-compat=process-exporter): `states` adds each thread's state to its
+   * process's when it has more than one thread, and thread rows leave out single-threaded
+   * processes, as process-exporter 0.7.10 does. Default: states count processes, thread rows
+   * include every process.
+   */
+  semantics?: 'default' | 'process-exporter';
 }
 
 interface ThreadAccum extends ThreadGroupSnapshot {
@@ -39,6 +46,7 @@ export function newGroupSnapshot(key: string, name: string, labels: Readonly<Rec
     oldestStartTime: undefined,
     memory: { resident: 0, virtual: 0, swapped: 0, proportionalResident: undefined, proportionalSwapped: undefined },
     states: { running: 0, sleeping: 0, waiting: 0, zombie: 0, other: 0 },
+    wchans: new Map(),
     cpu: { user: 0, system: 0 },
     lastCycle: { cpuUser: 0, cpuSystem: 0, readBytes: 0, writeBytes: 0 },
     readBytes: 0,
@@ -70,6 +78,7 @@ function resetGauges(g: GroupSnapshot, gatherSmaps: boolean): void {
   };
   g.states = { running: 0, sleeping: 0, waiting: 0, zombie: 0, other: 0 };
   g.lastCycle = { cpuUser: 0, cpuSystem: 0, readBytes: 0, writeBytes: 0 };
+  g.wchans = new Map();
   g.members = [];
 }
 
@@ -91,8 +100,12 @@ export class Grouper {
   private readonly threadNamer: ThreadNamer;
   private lastTimeMs: number | undefined;
 
+  /** process-exporter's states and thread rows */
+  private readonly pe: boolean;
+
   constructor(private readonly opts: GrouperOptions) {
     this.threadNamer = new ThreadNamer(opts.threadNames ?? { normalize: false, maxPerGroup: 0 });
+    this.pe = opts.semantics === 'process-exporter';
   }
 
   /**
@@ -138,8 +151,8 @@ export class Grouper {
     for (const u of result.updates) {
       const acc = this.accum(u.groupKey, u.group);
       creditedThisCycle += u.delta.cpuUser + u.delta.cpuSystem;
-      addProcess(acc.snapshot, u);
-      for (const t of u.threads) addThread(acc.threads, this.threadNamer.name(t.name, acc.threads), t, cycle);
+      addProcess(acc.snapshot, u, this.pe);
+      if (!this.pe || u.numThreads > 1) for (const t of u.threads) addThread(acc.threads, this.threadNamer.name(t.name, acc.threads), t, cycle);
     }
     for (const e of result.exits) {
       const acc = this.accum(e.groupKey, e.group);
@@ -153,9 +166,9 @@ export class Grouper {
         const d = (g.delays ??= { cpu: 0, blkio: 0, swapin: 0, reclaim: 0 });
         for (const k of DELAY_KINDS) d[k] += e.delays[k];
       }
-      // exited tasks count under their own name, as no live thread
-      if (e.threadName !== '' && e.group.threads !== false) {
-        addThread(acc.threads, this.threadNamer.name(e.threadName, acc.threads), { name: e.threadName, alive: 0, ...e.delta }, cycle);
+      // exited tasks count under their own name, as no live thread (process-exporter has no such rows)
+      if (e.threadName !== '' && e.group.threads !== false && !this.pe) {
+        addThread(acc.threads, this.threadNamer.name(e.threadName, acc.threads), { name: e.threadName, alive: 0, state: '', wchan: '', ...e.delta }, cycle);
       }
     }
     this.creditedCpu += creditedThisCycle;
@@ -231,7 +244,35 @@ function addLastCycle(g: GroupSnapshot, d: ProcessDelta): void {
   last.writeBytes += d.writeBytes;
 }
 
-function addProcess(g: GroupSnapshot, u: ProcessUpdate): void {
+function addState(s: GroupSnapshot['states'], state: string): void {
+  switch (state) {
+    case 'R':
+      s.running++;
+      break;
+    case 'S':
+      s.sleeping++;
+      break;
+    case 'D':
+      s.waiting++;
+      break;
+    case 'Z':
+      s.zombie++;
+      break;
+    default:
+      s.other++;
+  }
+}
+
+function addWchan(wchans: GroupSnapshot['wchans'], wchan: string): void {
+  if (wchan !== '') (wchans as Map<string, number>).set(wchan, (wchans.get(wchan) ?? 0) + 1);
+}
+
+/**
+ * `peStates`: process-exporter's states (the process's own plus each thread's when it has more
+ * than one). Wchans follow process-exporter either way: the process's own wchan, plus each
+ * thread's when it has more than one thread (so the leader counts twice).
+ */
+function addProcess(g: GroupSnapshot, u: ProcessUpdate, peStates: boolean): void {
   addDelta(g, u.delta);
   addLastCycle(g, u.delta);
 
@@ -248,21 +289,14 @@ function addProcess(g: GroupSnapshot, u: ProcessUpdate): void {
   m.swapped += u.swappedBytes;
   if (m.proportionalResident !== undefined) m.proportionalResident += u.pssBytes ?? 0;
   if (m.proportionalSwapped !== undefined) m.proportionalSwapped += u.swapPssBytes ?? 0;
-  switch (u.state) {
-    case 'R':
-      g.states.running++;
-      break;
-    case 'S':
-      g.states.sleeping++;
-      break;
-    case 'D':
-      g.states.waiting++;
-      break;
-    case 'Z':
-      g.states.zombie++;
-      break;
-    default:
-      g.states.other++;
+  addState(g.states, u.state);
+  addWchan(g.wchans, u.wchan);
+  if (u.numThreads > 1) {
+    for (const t of u.threads) {
+      if (t.alive === 0) continue;
+      if (peStates) addState(g.states, t.state);
+      addWchan(g.wchans, t.wchan);
+    }
   }
   (g.members as ProcessMember[]).push(u.member);
 }

@@ -59,6 +59,8 @@ export interface GroupSnapshot {
     proportionalSwapped: number | undefined;
   };
   states: GroupStates;
+  /** tasks waiting in each kernel function (only when wchan is read) */
+  wchans: ReadonlyMap<string, number>;
   /** monotonic counters since the exporter started */
   cpu: CpuCounters;
   /** what the group added in the last cycle (seconds, bytes): rates for top and the groups page */

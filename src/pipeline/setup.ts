@@ -80,20 +80,23 @@ export function buildPipeline(
     matcher,
     children: flags.children,
     threads: flags.threads,
-    threadDetails: flags['threads.details'],
+    threadDetails: flags.threads && flags['threads.details'],
+    wchan: flags['collector.wchan'],
     gatherSmaps: flags['gather-smaps'],
     recheck: flags.recheck,
     pageSize,
     exitRecords: flags['exit-records'] ? openExitRecords(flags.procfs, log) : undefined,
   });
+  const semantics = flags.compat === 'process-exporter' ? 'process-exporter' : 'default';
   const grouper = new Grouper({
     removeEmptyGroups: flags['remove-empty-groups'],
     gatherSmaps: flags['gather-smaps'],
     threadNameTtlCycles: 40,
     threadNames: { normalize: flags['threads.normalize-names'], maxPerGroup: flags['threads.max-names'] },
+    semantics,
   });
   const collectors: Collector[] = [
-    new GroupCollector({ labelNames: matcher.labelNames, gatherSmaps: flags['gather-smaps'] }),
+    new GroupCollector({ labelNames: matcher.labelNames, gatherSmaps: flags['gather-smaps'], wchan: flags['collector.wchan'], processExporterOnly: semantics === 'process-exporter' }),
     new HostCollector(),
     new ScrapeCollector(),
   ];

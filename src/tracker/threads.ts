@@ -1,6 +1,7 @@
 /**
  * Thread accounting of one tracked process: which threads it has (listing task/ only when the
- * set may have changed), what each live thread added this cycle under the delta rule, and the
+ * set may have changed), what each live thread added this cycle under the delta rule, the sum of
+ * their context switches (the process's own count: its status has the leader's only), and the
  * residual: CPU of threads that exited and of reaped children, credited under the main thread's
  * name so that per group the thread CPU sums to the process CPU.
  *
@@ -24,8 +25,10 @@ export interface ThreadSource<R extends ThreadRef, P> {
   stat(ref: R, name: string): PidStat | undefined;
   /** thread ids of the process; undefined when the list could not be read */
   list(process: P): readonly number[] | undefined;
-  /** details (io, context switches, and CPU in microseconds where the source has it) into `into`; returns the COUNTERS mask of what was read */
-  details(ref: R, into: TaskCounters): number;
+  /** the counters of `want` (COUNTERS mask: context switches, io, CPU in microseconds where the source has it) into `into`; returns the mask of what was read */
+  counters(ref: R, want: number, into: TaskCounters): number;
+  /** the kernel function the thread waits in ("" for none); undefined when gone or unreadable */
+  wchan(ref: R): string | undefined;
 }
 
 /**
@@ -69,16 +72,30 @@ export interface ThreadOwner<R extends ThreadRef = ThreadRef, P = unknown> {
   residual: ThreadUpdate;
   /** the process's update: its CPU delta and the thread entries the grouper reads */
   update: { delta: { cpuUser: number; cpuSystem: number }; threads: ThreadUpdate[] };
+  /**
+   * The process's own files as read this cycle (stat aside): they are its only thread's when it
+   * has one, so a single-threaded process needs no task/ reads. `read`: COUNTERS mask filled.
+   */
+  own: { counters: TaskCounters; read: number; wchan: string };
+  /** context switches of the live threads this cycle: increments, and their current totals */
+  threadVol: number;
+  threadNonvol: number;
+  threadVolTotal: number;
+  threadNonvolTotal: number;
 }
 
 export interface ThreadReadOptions {
-  /** read each thread's io and status too */
+  /** read each thread's io (thread_io_bytes_total); its status (context switches) is always read */
   details: boolean;
+  /** read each thread's wchan */
+  wchan: boolean;
 }
 
 /**
- * Reads the process's threads and their increments into update.threads[0..liveThreads).
- * `phase` is the process's: a thread new in a known or newcomer process is credited fully.
+ * Reads the process's threads and their increments into update.threads[0..liveThreads), and sums
+ * their context switches into threadVol/threadNonvol (a thread that exits keeps what it had: it
+ * simply adds nothing more). `phase` is the process's: a thread new in a known or newcomer
+ * process is credited fully.
  */
 export function readThreads<R extends ThreadRef, P>(
   st: ThreadOwner<R, P>, source: ThreadSource<R, P>, cycle: number, phase: Phase, scratch: TaskCounters, options: ThreadReadOptions,
@@ -90,16 +107,29 @@ export function readThreads<R extends ThreadRef, P>(
   let n = 0;
   let threadUser = 0;
   let threadSystem = 0;
-  const { stat } = st;
-  const details = options.details ? scratch : undefined;
-  const newThreadPhase = phase === BASELINE ? BASELINE : NEWCOMER;
-  if (stat.numThreads <= 1 && !details) {
-    // the process is its own only thread: no task/ reads
-    const main = known.length === 1 && known[0]?.tid === stat.pid ? known[0] : known.find((t) => t.tid === stat.pid);
-    const t = threadDelta(source, st.pid, main, stat.pid, stat, cycle, newThreadPhase, undefined);
+  let vol = 0;
+  let nonvol = 0;
+  let volTotal = 0;
+  let nonvolTotal = 0;
+  const add = (t: ThreadState<R>): void => {
     threadUser += t.cpuUser;
     threadSystem += t.cpuSystem;
+    vol += t.voluntaryCtxSwitches;
+    nonvol += t.nonvoluntaryCtxSwitches;
+    volTotal += t.lastVol;
+    nonvolTotal += t.lastNonvol;
     out[n++] = t;
+  };
+  const { stat } = st;
+  const want = COUNTERS.ctxSwitches | COUNTERS.cpu | (options.details ? COUNTERS.io : 0);
+  const newThreadPhase = phase === BASELINE ? BASELINE : NEWCOMER;
+  if (stat.numThreads <= 1) {
+    // the process is its own only thread: its stat, status, io and wchan are the thread's, no task/ reads
+    const main = known.length === 1 && known[0]?.tid === stat.pid ? known[0] : known.find((t) => t.tid === stat.pid);
+    const t = threadDelta(source, st.pid, main, stat.pid, stat, cycle, newThreadPhase, undefined, 0);
+    takeCounters(t, t === main ? KNOWN : newThreadPhase, st.own.counters, st.own.read & want);
+    t.wchan = st.own.wchan;
+    add(t);
     if (known.length !== 1 || known[0] !== t) st.threads = [t];
   } else {
     // task/ is listed only when the thread set may have changed. The same count as last cycle
@@ -115,10 +145,9 @@ export function readThreads<R extends ThreadRef, P>(
           listed = true;
           break;
         }
-        const t = threadDelta(source, st.pid, ts, ts.tid, tstat, cycle, newThreadPhase, details);
-        threadUser += t.cpuUser;
-        threadSystem += t.cpuSystem;
-        out[n++] = t;
+        const t = threadDelta(source, st.pid, ts, ts.tid, tstat, cycle, newThreadPhase, scratch, want);
+        if (options.wchan) t.wchan = source.wchan(t.ref) ?? '';
+        add(t);
       }
     }
     if (listed) {
@@ -132,10 +161,9 @@ export function readThreads<R extends ThreadRef, P>(
         const ref = prev?.ref ?? source.ref(st.pid, tid);
         const tstat = source.stat(ref, prev?.name ?? '');
         if (!tstat) continue;
-        const t = threadDelta(source, st.pid, prev, tid, tstat, cycle, newThreadPhase, details, ref);
-        threadUser += t.cpuUser;
-        threadSystem += t.cpuSystem;
-        out[n++] = t;
+        const t = threadDelta(source, st.pid, prev, tid, tstat, cycle, newThreadPhase, scratch, want, ref);
+        if (options.wchan) t.wchan = source.wchan(t.ref) ?? '';
+        add(t);
         next.push(t);
       }
       st.threads = next;
@@ -143,6 +171,10 @@ export function readThreads<R extends ThreadRef, P>(
   }
   st.threadUser = threadUser;
   st.threadSystem = threadSystem;
+  st.threadVol = vol;
+  st.threadNonvol = nonvol;
+  st.threadVolTotal = volTotal;
+  st.threadNonvolTotal = nonvolTotal;
   st.liveThreads = n;
 }
 
@@ -170,31 +202,35 @@ export function creditThreadResidual(st: ThreadOwner): void {
   if (out.length !== n) out.length = n;
 }
 
-/** Updates `prev` (or a new state when the tid is new or reused) with the thread's stat; returns it. */
+/**
+ * Updates `prev` (or a new state when the tid is new or reused) with the thread's stat, and with
+ * the counters of `want` read into `scratch` from its own files; returns it.
+ */
 function threadDelta<R extends ThreadRef>(
   source: ThreadSource<R, unknown>, pid: number, prev: ThreadState<R> | undefined, tid: number, tstat: PidStat, cycle: number,
-  newThreadPhase: Phase, details: TaskCounters | undefined, ref?: R,
+  newThreadPhase: Phase, scratch: TaskCounters | undefined, want: number, ref?: R,
 ): ThreadState<R> {
   const isNew = !prev || prev.startTime !== tstat.startTime;
   const ts = !prev || isNew ? newThread(ref ?? prev?.ref ?? source.ref(pid, tid), tid, tstat) : prev;
   const phase = isNew ? newThreadPhase : KNOWN;
   ts.seen = cycle;
   ts.name = tstat.comm;
-  const read = details ? source.details(ts.ref, details) : 0;
-  // CPU in microseconds when the details source gave it now and (for a known thread) last cycle,
-  // else in ticks of stat; both baselines move every cycle, so a switch never counts twice
-  const us = details !== undefined && (read & COUNTERS.cpu) !== 0;
+  ts.state = tstat.state;
+  const read = scratch ? source.counters(ts.ref, want, scratch) : 0;
+  // CPU in microseconds when the source gave it now and (for a known thread) last cycle, else in
+  // ticks of stat; both baselines move every cycle, so a switch never counts twice
+  const us = scratch !== undefined && (read & COUNTERS.cpu) !== 0;
   if (us && (phase !== KNOWN || ts.lastUs)) {
-    ts.cpuUser = increment(phase, details.cpuUserUs, ts.lastUserUs) / 1e6;
-    ts.cpuSystem = increment(phase, details.cpuSystemUs, ts.lastSystemUs) / 1e6;
+    ts.cpuUser = increment(phase, scratch.cpuUserUs, ts.lastUserUs) / 1e6;
+    ts.cpuSystem = increment(phase, scratch.cpuSystemUs, ts.lastSystemUs) / 1e6;
   } else {
     ts.cpuUser = increment(phase, tstat.utime, ts.lastUtime) / TICKS_PER_SECOND;
     ts.cpuSystem = increment(phase, tstat.stime, ts.lastStime) / TICKS_PER_SECOND;
   }
   ts.lastUs = us;
   if (us) {
-    ts.lastUserUs = details.cpuUserUs;
-    ts.lastSystemUs = details.cpuSystemUs;
+    ts.lastUserUs = scratch.cpuUserUs;
+    ts.lastSystemUs = scratch.cpuSystemUs;
   }
   ts.minorFaults = increment(phase, tstat.minflt, ts.lastMinflt);
   ts.majorFaults = increment(phase, tstat.majflt, ts.lastMajflt);
@@ -202,21 +238,30 @@ function threadDelta<R extends ThreadRef>(
   ts.lastStime = tstat.stime;
   ts.lastMinflt = tstat.minflt;
   ts.lastMajflt = tstat.majflt;
-  if (details) {
-    if (read & COUNTERS.io) {
-      ts.readBytes = increment(phase, details.readBytes, ts.lastReadBytes);
-      ts.writeBytes = increment(phase, details.writeBytes, ts.lastWriteBytes);
-      ts.lastReadBytes = details.readBytes;
-      ts.lastWriteBytes = details.writeBytes;
-    }
-    if (read & COUNTERS.ctxSwitches) {
-      ts.voluntaryCtxSwitches = increment(phase, details.voluntaryCtxSwitches, ts.lastVol);
-      ts.nonvoluntaryCtxSwitches = increment(phase, details.nonvoluntaryCtxSwitches, ts.lastNonvol);
-      ts.lastVol = details.voluntaryCtxSwitches;
-      ts.lastNonvol = details.nonvoluntaryCtxSwitches;
-    }
-  }
+  if (scratch) takeCounters(ts, phase, scratch, read);
   return ts;
+}
+
+/** A thread's io and context-switch increments from counters read (`read`: COUNTERS mask); what was not read adds nothing. */
+function takeCounters(ts: ThreadState<ThreadRef>, phase: Phase, c: TaskCounters, read: number): void {
+  if (read & COUNTERS.io) {
+    ts.readBytes = increment(phase, c.readBytes, ts.lastReadBytes);
+    ts.writeBytes = increment(phase, c.writeBytes, ts.lastWriteBytes);
+    ts.lastReadBytes = c.readBytes;
+    ts.lastWriteBytes = c.writeBytes;
+  } else {
+    ts.readBytes = 0;
+    ts.writeBytes = 0;
+  }
+  if (read & COUNTERS.ctxSwitches) {
+    ts.voluntaryCtxSwitches = increment(phase, c.voluntaryCtxSwitches, ts.lastVol);
+    ts.nonvoluntaryCtxSwitches = increment(phase, c.nonvoluntaryCtxSwitches, ts.lastNonvol);
+    ts.lastVol = c.voluntaryCtxSwitches;
+    ts.lastNonvol = c.nonvoluntaryCtxSwitches;
+  } else {
+    ts.voluntaryCtxSwitches = 0;
+    ts.nonvoluntaryCtxSwitches = 0;
+  }
 }
 
 function newThread<R extends ThreadRef>(ref: R, tid: number, tstat: PidStat): ThreadState<R> {
@@ -224,6 +269,8 @@ function newThread<R extends ThreadRef>(ref: R, tid: number, tstat: PidStat): Th
   return {
     name: tstat.comm,
     alive: 1,
+    state: tstat.state,
+    wchan: '',
     cpuUser: 0,
     cpuSystem: 0,
     minorFaults: 0,

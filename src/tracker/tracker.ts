@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { GroupAssignment, ProcessMatcher } from '../config/attributes.js';
-import { COUNTERS, emptyTaskCounters, type TaskRef } from '../host/counter-source.js';
+import { COUNTERS, emptyTaskCounters, type TaskCounters, type TaskRef } from '../host/counter-source.js';
 import type { Host, ProcessFiles, ThreadFiles } from '../host/host.js';
 import type { LazyProcessAttributes } from '../host/process-attributes.js';
 import type { ReadErrors } from '../host/read-errors.js';
@@ -22,8 +22,10 @@ export interface TrackerOptions {
   children: boolean;
   /** per-thread metrics (process-exporter -threads) for groups whose rule does not say (`threads:`) */
   threads: boolean;
-  /** per-thread io and context switches: two more files per thread */
+  /** per-thread io (thread_io_bytes_total): one more file per thread; a multi-threaded process's threads' status is read anyway (context switches) */
   threadDetails: boolean;
+  /** read each process's and (multi-threaded) each thread's wchan (-collector.wchan) */
+  wchan?: boolean;
   /** proportional memory from smaps_rollup (process-exporter -gather-smaps) */
   gatherSmaps: boolean;
   /** re-read static data and re-match every process each cycle (process-exporter -recheck) */
@@ -110,6 +112,11 @@ interface ProcState {
   threadUser: number;
   threadSystem: number;
   liveThreads: number;
+  own: { counters: TaskCounters; read: number; wchan: string };
+  threadVol: number;
+  threadNonvol: number;
+  threadVolTotal: number;
+  threadNonvolTotal: number;
   fdLimit: number | undefined;
   residual: ThreadUpdate;
   update: ProcessUpdate;
@@ -117,7 +124,6 @@ interface ProcState {
 
 /** the counters a tracked process needs besides stat; cpu (microseconds) only where a binary source fills it */
 const PROCESS_COUNTERS = COUNTERS.ctxSwitches | COUNTERS.io | COUNTERS.swap | COUNTERS.cpu;
-const THREAD_DETAIL_COUNTERS = COUNTERS.ctxSwitches | COUNTERS.io | COUNTERS.cpu;
 
 /**
  * Yield to the event loop after this many ms of walking, so /health stays responsive; each
@@ -136,6 +142,8 @@ export class Tracker {
   /** untracked identities: pid -> starttime; they cost one stat read per cycle */
   private ignored = new Map<number, number>();
   private cycle = 0;
+  /** boot-relative time (ticks) of the first cycle: a newcomer that started after it is credited whole */
+  private firstCycleTicks = Infinity;
   /** boot time of this cycle's /proc/stat, unix seconds */
   private bootTime = 0;
   private lastYield = 0;
@@ -164,7 +172,8 @@ export class Tracker {
         return host.readStat(ref.statPath, threadStat);
       },
       list: (files) => host.listThreads(files),
-      details: (ref, into) => host.readCounters(ref, THREAD_DETAIL_COUNTERS, into),
+      counters: (ref, want, into) => host.readCounters(ref, want, into),
+      wchan: (ref) => host.readWchan(ref),
     };
   }
 
@@ -187,6 +196,7 @@ export class Tracker {
     const hostStat = host.beginCycle();
     this.bootTime = hostStat.bootTime;
     this.prefetch();
+    if (cycle === 1) this.firstCycleTicks = host.ticksSinceBoot(hostStat);
 
     // 1. one stat read per pid: identity, parent, CPU. Parsed into one scratch object: a known
     // identity copies it into its own stat, an ignored one keeps nothing, so steady state
@@ -432,6 +442,11 @@ export class Tracker {
       threadUser: 0,
       threadSystem: 0,
       liveThreads: 0,
+      own: { counters: emptyTaskCounters(), read: 0, wchan: '' },
+      threadVol: 0,
+      threadNonvol: 0,
+      threadVolTotal: 0,
+      threadNonvolTotal: 0,
       fdLimit: undefined,
       residual: zeroThreadUpdate(stat.comm, 0),
       update: {
@@ -451,6 +466,7 @@ export class Tracker {
         fdLimit: Infinity,
         numThreads: 0,
         state: stat.state,
+        wchan: '',
         startTimeSeconds: attrs.startTimeSeconds,
         threads: [],
       },
@@ -477,19 +493,11 @@ export class Tracker {
     const { host } = this;
     const u = st.update;
     const d = u.delta;
-    const phase = phaseIn(st, cycle);
+    const phase = phaseIn(st, cycle, this.firstCycleTicks);
 
-    const c = this.counters;
+    const c = st.own.counters;
     const read = host.readCounters(files, PROCESS_COUNTERS, c);
-    if (read & COUNTERS.ctxSwitches) {
-      d.voluntaryCtxSwitches = increment(phase, c.voluntaryCtxSwitches, st.vol);
-      d.nonvoluntaryCtxSwitches = increment(phase, c.nonvoluntaryCtxSwitches, st.nonvol);
-      st.vol = c.voluntaryCtxSwitches;
-      st.nonvol = c.nonvoluntaryCtxSwitches;
-    } else {
-      d.voluntaryCtxSwitches = 0;
-      d.nonvoluntaryCtxSwitches = 0;
-    }
+    st.own.read = read;
     if (read & COUNTERS.swap) u.swappedBytes = c.swappedBytes;
     if (read & COUNTERS.cpu) {
       st.userUs = c.cpuUserUs;
@@ -519,6 +527,8 @@ export class Tracker {
     u.virtualBytes = stat.vsize;
     u.numThreads = stat.numThreads;
     u.state = stat.state;
+    u.wchan = this.opts.wchan ? (host.readWchan(files) ?? '') : '';
+    st.own.wchan = u.wchan;
     const member = u.member;
     member.numThreads = stat.numThreads;
     member.comm = stat.comm;
@@ -527,8 +537,19 @@ export class Tracker {
     member.cgroupPath = st.attrs.knownCgroupPath();
     member.container = st.attrs.knownContainer();
     st.comm = stat.comm;
-    if (this.threadsFor(st)) readThreads(st, this.threadSource, cycle, phase, c, { details: this.opts.threadDetails });
-    else if (u.threads.length !== 0) u.threads.length = 0; // -recheck moved it to a group without threads
+    // status counts the leader's context switches only: a process's are the sum over its threads
+    // (task/<tid>/status when it has more than one), whatever -threads says, as process-exporter
+    // does; a thread that exits keeps what it had
+    readThreads(st, this.threadSource, cycle, phase, this.counters, { details: this.opts.threadDetails, wchan: this.opts.wchan === true });
+    d.voluntaryCtxSwitches = st.threadVol;
+    d.nonvoluntaryCtxSwitches = st.threadNonvol;
+    // credited so far: the base an exit record's final count is taken against
+    st.vol = phase === KNOWN ? st.vol + st.threadVol : st.threadVolTotal;
+    st.nonvol = phase === KNOWN ? st.nonvol + st.threadNonvol : st.threadNonvolTotal;
+    // thread entries feed the thread families, and the wchans of a multi-threaded process
+    // (-recheck may have moved it to a group without threads)
+    const keepThreads = this.threadsFor(st) || (this.opts.wchan === true && stat.numThreads > 1);
+    if (!keepThreads && u.threads.length !== 0) u.threads.length = 0;
   }
 
   /**
@@ -541,9 +562,11 @@ export class Tracker {
     tasks.length = 0;
     for (const st of this.procs.values()) {
       tasks.push(st.files);
-      if (this.opts.threadDetails && this.threadsFor(st)) for (const t of st.threads) tasks.push(t.ref);
+      // a multi-threaded process's threads are read (their context switches make its count); a
+      // single-threaded one's thread is the process itself
+      if (st.stat.numThreads > 1) for (const t of st.threads) tasks.push(t.ref);
     }
-    this.host.prefetchCounters(tasks, PROCESS_COUNTERS | (this.opts.threadDetails ? THREAD_DETAIL_COUNTERS : 0));
+    this.host.prefetchCounters(tasks, PROCESS_COUNTERS | COUNTERS.ctxSwitches | (this.opts.threadDetails ? COUNTERS.io : 0));
   }
 
   private threadsFor(st: ProcState): boolean {
@@ -555,7 +578,7 @@ export class Tracker {
     const { stat } = st;
     const u = st.update;
     const d = u.delta;
-    const phase = phaseIn(st, cycle);
+    const phase = phaseIn(st, cycle, this.firstCycleTicks);
 
     // the one delta rule; a newcomer also brings the CPU of the children it reaped before we saw it.
     // Own CPU in microseconds when the source gave it now and (for a known process) last cycle too,
@@ -605,10 +628,16 @@ export class Tracker {
   }
 }
 
-/** The delta rule's phase of a process; one closed by its exit record in an earlier cycle is credited nothing more. */
-function phaseIn(st: ProcState, cycle: number): Phase {
+/**
+ * The delta rule's phase of a process; one closed by its exit record in an earlier cycle is
+ * credited nothing more. A newcomer is credited whole only when it started after the first cycle
+ * (process-exporter's rule); one that ran before the exporter but shows up late (a -recheck
+ * rename, a read that failed) is a baseline: it counts from here on, its history stays out.
+ */
+function phaseIn(st: ProcState, cycle: number, firstCycleTicks: number): Phase {
   if (st.closedAt !== undefined && st.closedAt < cycle) return BASELINE;
-  return phaseOf(st.firstCycle, cycle);
+  const phase = phaseOf(st.firstCycle, cycle);
+  return phase === NEWCOMER && st.startTime <= firstCycleTicks ? BASELINE : phase;
 }
 
 /** The exit accounting's view of a tracked process: its counters as far as this cycle credits them. */

@@ -32,6 +32,10 @@ export interface ThreadUpdate extends ProcessDelta {
   name: string;
   /** 1 for a live thread, 0 for credit of exited threads and reaped children */
   alive: number;
+  /** stat state letter of a live thread (R, S, D, Z, ...) */
+  state: string;
+  /** kernel function a live thread waits in ("" for none or when wchan is not read) */
+  wchan: string;
 }
 
 export interface ProcessUpdate {
@@ -50,6 +54,8 @@ export interface ProcessUpdate {
   fdLimit: number;
   numThreads: number;
   state: string;
+  /** kernel function the process (its leader) waits in; "" for none or when wchan is not read */
+  wchan: string;
   /** unix seconds */
   startTimeSeconds: number;
   threads: ThreadUpdate[];
@@ -60,7 +66,7 @@ export function zeroDelta(): ProcessDelta {
 }
 
 export function zeroThreadUpdate(name: string, alive: number): ThreadUpdate {
-  return { name, alive, ...zeroDelta() };
+  return { name, alive, state: '', wchan: '', ...zeroDelta() };
 }
 
 /** A member with what is known at its first sight; the tracker fills in the rest each cycle. */

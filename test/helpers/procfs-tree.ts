@@ -30,6 +30,13 @@ export class ProcfsTree {
 
   constructor() {
     this.writeHost();
+    // the first cycle's boot-relative time: fake processes (starttime 50 and later) started after it
+    this.setUptime(0.1);
+  }
+
+  /** seconds since boot, as <root>/uptime tells the tracker (a newcomer started after the first cycle's is credited whole) */
+  setUptime(seconds: number): void {
+    writeFileSync(join(this.root, 'uptime'), `${seconds.toFixed(2)} 0.00\n`);
   }
 
   private writeHost(): void {

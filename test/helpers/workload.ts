@@ -29,6 +29,8 @@ export function namedWorkload(name: string): string {
 
 export interface Workload {
   child: ChildProcess;
+  /** $WL_OUT: where the workload writes its result (and markers named after it) */
+  outFile: string;
   /** resolves with the CPU seconds the workload reported (self + reaped children) */
   result(): Promise<number>;
   stop(): void;
@@ -39,6 +41,7 @@ export function startWorkload(name: string, args: string[]): Workload {
   const child = spawn(namedWorkload(name), args, { env: { ...process.env, WL_OUT: out }, stdio: 'ignore' });
   return {
     child,
+    outFile: out,
     result: async () => {
       while (!existsSync(out)) {
         if (child.exitCode !== null) throw new Error(`workload ${name} exited with ${child.exitCode}`);

@@ -73,3 +73,13 @@ test('one flag dialect: report and deploy take Go-style single-dash long flags l
   assert.equal(parseKubeFlags(['-image', '-odd'])?.image, '-odd');
   assert.throws(() => parseKubeFlags(['-dry-run=maybe']), /invalid boolean value "maybe" for flag -dry-run/);
 });
+
+test('-compat=process-exporter turns on what process-exporter emits, unless a flag says otherwise', () => {
+  const d = exporterFlags([], {});
+  assert.deepEqual([d['threads.details'], d['collector.wchan'], d['gather-smaps']], [true, false, false], 'defaults');
+  const c = exporterFlags(['-compat=process-exporter'], {});
+  assert.deepEqual([c['threads.details'], c['collector.wchan'], c['gather-smaps']], [true, true, true]);
+  const o = exporterFlags(['-compat', 'process-exporter', '-gather-smaps=false', '-collector.wchan=false'], {});
+  assert.deepEqual([o['collector.wchan'], o['gather-smaps']], [false, false]);
+  assert.throws(() => exporterFlags(['-compat=node-exporter'], {}), (e: unknown) => e instanceof FlagError && /-compat: want process-exporter/.test(e.message));
+});

@@ -63,6 +63,27 @@ test('a process first seen after start-up is credited with all its CPU, reaped c
   assert.equal(cpu(group(s, 'app')), 1.5);
 });
 
+test('a process first seen later that started before the first cycle adds only what it does from then on', async () => {
+  const { tree, cycle } = setup();
+  tree.setUptime(10); // the first cycle runs 1000 ticks after boot
+  await cycle();
+  tree.setUptime(20);
+  // started at tick 900, before the first cycle; first seen now (e.g. it was unreadable before)
+  tree.set({ pid: 21, ppid: 1, comm: 'app', startTime: 900, utime: 70, stime: 30, cutime: 50, readBytes: 4096 });
+  // started at tick 1001, just after it: everything, reaped children included
+  tree.set({ pid: 22, ppid: 1, comm: 'other', startTime: 1001, utime: 7, stime: 3, cutime: 5, readBytes: 8192 });
+  let s = await cycle();
+  assert.equal(cpu(group(s, 'app')), 0);
+  assert.equal(group(s, 'app').readBytes, 0);
+  assert.equal(group(s, 'app').numProcs, 1);
+  assert.equal(cpu(group(s, 'other')), 0.15);
+  assert.equal(group(s, 'other').readBytes, 8192);
+  tree.set({ pid: 21, ppid: 1, comm: 'app', startTime: 900, utime: 90, stime: 30, cutime: 60, readBytes: 5000 });
+  s = await cycle();
+  assert.equal(cpu(group(s, 'app')), 0.3);
+  assert.equal(group(s, 'app').readBytes, 5000 - 4096);
+});
+
 test('counters never decrease when all processes exit, and a reused pid is a new process', async () => {
   const { tree, cycle } = setup();
   tree.set({ pid: 30, ppid: 1, comm: 'app', startTime: 300, utime: 100 });
