@@ -236,13 +236,15 @@ export function clientCertProblem(socket: TLSSocket, tls: TlsSettings): string |
   }
 }
 
-const DUMMY_PASSWORD_HASH_COST = 10;
+/** The bcrypt cost of a hash ($2y$12$... -> 12). */
+export const bcryptCost = (hash: string): number => Number(hash.slice(4, 6));
 
 /**
  * Basic auth against bcrypt hashes. Verified (and refused) credentials are cached under an HMAC
  * with a per-process key, so bcrypt runs once per credential, not per scrape, and the cache holds
  * no password. bcrypt checks run one at a time (they cost ~0.2 s of CPU each); an unknown user is
- * checked against a dummy hash so response times do not tell which users exist.
+ * checked against a dummy hash of the highest configured cost, so response times do not tell which
+ * users exist.
  */
 type Bcrypt = typeof import('bcryptjs').default;
 let bcryptModule: Promise<Bcrypt> | undefined;
@@ -258,7 +260,8 @@ export class BasicAuth {
   private readonly cache = new Map<string, boolean>();
   private queue: Promise<unknown> = Promise.resolve();
   private pending = 0;
-  private dummyHash: Promise<string> | undefined;
+  /** by cost, made on first use */
+  private readonly dummyHashes = new Map<number, Promise<string>>();
 
   private readonly maxCached: number;
   private readonly maxPending: number;
@@ -270,10 +273,20 @@ export class BasicAuth {
     this.compare = opts.compare ?? (async (password, hash) => (await loadBcrypt()).compare(password, hash));
   }
 
-  /** made on the first check, so an exporter without users neither loads bcrypt nor spends a hash */
-  private dummy(): Promise<string> {
-    this.dummyHash ??= loadBcrypt().then((b) => b.hash(randomBytes(16).toString('hex'), DUMMY_PASSWORD_HASH_COST));
-    return this.dummyHash;
+  /**
+   * A hash of a random password at the highest cost among `users` (an unknown user must cost as
+   * much as the slowest real one); made on the first check, so an exporter without users neither
+   * loads bcrypt nor spends a hash.
+   */
+  dummy(users: ReadonlyMap<string, string>): Promise<string> {
+    let cost = 4;
+    for (const h of users.values()) cost = Math.max(cost, bcryptCost(h));
+    let dummy = this.dummyHashes.get(cost);
+    if (!dummy) {
+      dummy = loadBcrypt().then((b) => b.hash(randomBytes(16).toString('hex'), cost));
+      this.dummyHashes.set(cost, dummy);
+    }
+    return dummy;
   }
 
   /** true: allowed; false: refused; 'busy': too many uncached checks waiting */
@@ -288,7 +301,7 @@ export class BasicAuth {
     }
     const known = hash !== undefined;
     // awaited for known users too: response times do not tell which users exist
-    const dummy = await this.dummy();
+    const dummy = await this.dummy(users);
     const against = hash ?? dummy;
     const id = createHmac('sha256', this.key).update(creds.user).update('\0').update(against).update('\0').update(creds.password).digest('base64');
     const cached = this.lookup(id);
