@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -41,7 +41,24 @@ before(async () => {
   execFileSync('cc', ['-O1', '-pthread', '-o', bin, path.join(fixtureDir, 'workloads', 'mixed.c')]);
   child = spawn(bin, [dir], { stdio: ['ignore', 'pipe', 'ignore'] });
   await new Promise<void>((resolve) => child.stdout?.once('data', () => resolve()));
-  await sleep(500);
+  // under load the workload may need a while: wait (up to 60 s) until it has burnt 0.5 s of CPU
+  // and its switcher has switched context 1000 times, so the comparisons cover real activity
+  const pid = child.pid as number;
+  for (let i = 0; i < 600; i++) {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(f[11]) + Number(f[12]);
+    const switches = readdirSync(`/proc/${pid}/task`).map((tid) => {
+      try {
+        const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+        return Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+      } catch {
+        return 0;
+      }
+    });
+    if (ticks >= 50 && Math.max(...switches) >= 1000) break;
+    await sleep(100);
+  }
 });
 after(() => {
   child?.kill('SIGKILL');
@@ -85,7 +102,8 @@ test('every counter of taskstats lies between two procfs reads; both sources mon
   };
   const seenTids = new Set<number>();
   let compared = 0;
-  for (let round = 0; round < 6; round++) {
+  // at least 6 rounds, and until short-lived threads have come and gone
+  for (let round = 0; round < 6 || (seenTids.size <= 7 && round < 40); round++) {
     const tids = procfs.listThreads(proc) ?? [];
     const tasks: Array<{ ref: TaskRef; statPath: string; name: string }> = [{ ref: proc, statPath: proc.statPath, name: 'process' }];
     for (const tid of tids) {
