@@ -151,6 +151,11 @@ export function baseRegistry(source: SelectedSource['name'] = 'procfs'): { regis
   const registry = new Registry();
   // the event-loop lag histogram samples every 10 ms by default: 7-14 ms of CPU a second while idle
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 1000 });
+  // sampled every 1 s (every 10 ms costs 7-14 ms of CPU a second while idle), the lag histogram
+  // reads about 1 s whatever the real lag: a wrong figure is worse than none
+  for (const m of registry.getMetricsAsArray()) {
+    if (m.name.startsWith('nodejs_eventloop_lag_')) registry.removeSingleMetric(m.name);
+  }
   const info = new Gauge({
     name: 'procgroup_exporter_build_info',
     help: 'A metric with a constant 1 value labeled by version and the Node.js version it runs on',
