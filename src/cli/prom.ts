@@ -6,13 +6,12 @@
  */
 import { parseArgs } from 'node:util';
 import { ExporterError } from '../errors.js';
-import { buildReport } from '../report/build.js';
-import { PrometheusClient, parsePrometheusUrl } from '../report/prometheus-client.js';
+import { parsePrometheusUrl } from '../report/prometheus-client.js';
 import { PROM_OUTPUTS, PROM_WRITERS, promTable, type PromOrder, type PromOutput } from '../report/prom-shape.js';
 import { SOURCE_NAMES, STATS, type SourceName, type Stat } from '../report/query.js';
 import { parseDuration, parseInstantUtc } from '../report/time.js';
 import { runKubeAction } from './deploy.js';
-import { DEFAULT_EXPORTER_NAME, notes, readCaBundle, readToken } from './report.js';
+import { DEFAULT_EXPORTER_NAME, runReportCommand, type ConnectionFlags } from './report.js';
 
 const USAGE = `usage: prom metrics -h HOST -t TOKEN [flags]
        prom deploy [deploy flags]    (procgroup-exporter deploy --platform openshift)
@@ -42,13 +41,7 @@ and every pod, from Prometheus; rows keyed uniqueId (<instance>/<group> or <name
 
 const MODES: Readonly<Record<string, SourceName>> = { housekeeping: 'groups', infra: 'pods' };
 
-export interface PromMetricsCommand {
-  url: URL;
-  token?: string;
-  tokenFile?: string;
-  caFile?: string;
-  insecure: boolean;
-  timeoutMs: number;
+export interface PromMetricsCommand extends ConnectionFlags {
   output: PromOutput;
   order: PromOrder;
   interval: string;
@@ -145,42 +138,21 @@ export function parsePromMetricsFlags(argv: string[], now: Date): PromMetricsCom
   };
 }
 
-async function metrics(argv: string[]): Promise<number> {
-  let client: PrometheusClient | undefined;
-  try {
-    const cmd = parsePromMetricsFlags(argv, new Date());
-    if (!cmd) {
-      process.stdout.write(USAGE);
-      return 0;
-    }
-    client = new PrometheusClient({
-      url: cmd.url,
-      token: cmd.tokenFile !== undefined ? await readToken(cmd.tokenFile) : cmd.token,
-      ca: cmd.caFile !== undefined ? await readCaBundle(cmd.caFile) : undefined,
-      insecure: cmd.insecure,
-      timeoutMs: cmd.timeoutMs,
-    });
-    const report = await buildReport(client, {
+function metrics(argv: string[]): Promise<number> {
+  return runReportCommand({
+    name: 'prom metrics',
+    help: 'prom metrics --help',
+    usage: USAGE,
+    parse: () => parsePromMetricsFlags(argv, new Date()),
+    options: (cmd) => ({
       at: cmd.at,
       window: { range: cmd.interval },
       sources: cmd.sources,
       exclusions: { exporterName: cmd.exporterName, skipNamespaces: cmd.skipNamespaces },
       sortBy: cmd.sortBy,
-    });
-    for (const line of notes(report)) process.stderr.write(`${line}\n`);
-    process.stdout.write(PROM_WRITERS[cmd.output](promTable(report, { interval: cmd.interval, order: cmd.order })));
-    return 0;
-  } catch (err) {
-    if (!(err instanceof ExporterError)) throw err;
-    process.stderr.write(`prom metrics: ${err.message}\n`);
-    if (err.code === 'FLAG_INVALID') {
-      process.stderr.write("run 'prom metrics --help' for the flags\n");
-      return 2;
-    }
-    return 1;
-  } finally {
-    client?.close();
-  }
+    }),
+    write: (cmd, report) => PROM_WRITERS[cmd.output](promTable(report, { interval: cmd.interval, order: cmd.order })),
+  });
 }
 
 export async function run(argv: string[]): Promise<number> {

@@ -177,7 +177,7 @@ export async function readCaBundle(path: string): Promise<string> {
   return text;
 }
 
-export function notes(report: Report): string[] {
+function notes(report: Report): string[] {
   const lines = report.sources
     .filter((s) => s.basis === 'raw')
     .map((s) => {
@@ -194,12 +194,34 @@ export function notes(report: Report): string[] {
   return [...lines, ...missing, ...report.warnings.map((w) => `warning: Prometheus: ${w}`)];
 }
 
-export async function run(argv: string[]): Promise<number> {
+/** How to reach Prometheus, as the report flags (and `prom metrics`) give it. */
+export interface ConnectionFlags {
+  url: URL;
+  token?: string | undefined;
+  tokenFile?: string | undefined;
+  caFile?: string | undefined;
+  insecure: boolean;
+  timeoutMs: number;
+}
+
+/**
+ * Parses the flags, builds the report from a client made from them and prints it; exit 0, 2 for
+ * bad flags (with where to find them), 1 for every other error. Shared by `report` and `prom metrics`.
+ */
+export async function runReportCommand<C extends ConnectionFlags>(spec: {
+  /** for messages: `procgroup-exporter report`, `prom metrics` */
+  name: string;
+  help: string;
+  usage: string;
+  parse(): C | undefined;
+  options(cmd: C): ReportOptions;
+  write(cmd: C, report: Report): string;
+}): Promise<number> {
   let client: PrometheusClient | undefined;
   try {
-    const cmd = parseReportFlags(argv, new Date());
+    const cmd = spec.parse();
     if (!cmd) {
-      process.stdout.write(USAGE);
+      process.stdout.write(spec.usage);
       return 0;
     }
     client = new PrometheusClient({
@@ -209,19 +231,30 @@ export async function run(argv: string[]): Promise<number> {
       insecure: cmd.insecure,
       timeoutMs: cmd.timeoutMs,
     });
-    const report = await buildReport(client, cmd.report);
+    const report = await buildReport(client, spec.options(cmd));
     for (const line of notes(report)) process.stderr.write(`${line}\n`);
-    process.stdout.write(WRITERS[cmd.output](report));
+    process.stdout.write(spec.write(cmd, report));
     return 0;
   } catch (err) {
     if (!(err instanceof ExporterError)) throw err;
-    process.stderr.write(`procgroup-exporter report: ${err.message}\n`);
+    process.stderr.write(`${spec.name}: ${err.message}\n`);
     if (err.code === 'FLAG_INVALID') {
-      process.stderr.write("run 'procgroup-exporter report -h' for the flags\n");
+      process.stderr.write(`run '${spec.help}' for the flags\n`);
       return 2;
     }
     return 1;
   } finally {
     client?.close();
   }
+}
+
+export function run(argv: string[]): Promise<number> {
+  return runReportCommand({
+    name: 'procgroup-exporter report',
+    help: 'procgroup-exporter report -h',
+    usage: USAGE,
+    parse: () => parseReportFlags(argv, new Date()),
+    options: (cmd) => cmd.report,
+    write: (cmd, report) => WRITERS[cmd.output](report),
+  });
 }
