@@ -1,4 +1,12 @@
-import { boolFlag, durationFlag, intFlag, stringFlag } from './flags.js';
+import type { ProcessMatcher } from '../config/attributes.js';
+import { legacyMatcher } from '../config/legacy.js';
+import { type LoadedConfig, loadConfigFile } from '../config/load.js';
+import { isSourceMode, selectCounterSource, SOURCE_MODES, type SelectedSource } from '../host/source-select.js';
+import type { Logger } from '../log.js';
+import { defaultConfigPath } from '../package-info.js';
+import { perfOptionsFromEnv } from '../perf/options.js';
+import type { ExporterSettings } from '../pipeline/settings.js';
+import { boolFlag, durationFlag, FlagError, type FlagValues, intFlag, stringFlag } from './flags.js';
 
 /** Flags of `serve` and `once`: process-exporter's names first, then this exporter's own. */
 export const EXPORTER_FLAGS = {
@@ -36,3 +44,66 @@ export const EXPORTER_FLAGS = {
   'path.cgroup2': stringFlag('', 'cgroup v2 mount to use instead of discovering it from mountinfo'),
   source: stringFlag('auto', 'where per-task counters come from: taskstats (the kernel\'s binary task accounting over netlink: needs CAP_NET_ADMIN), procfs (the text files), or auto (taskstats when usable, else procfs)'),
 };
+
+export type ExporterFlags = FlagValues<typeof EXPORTER_FLAGS>;
+
+/**
+ * The one settings object of serve and once: the flags, and the environment where the flags leave
+ * it open (the seed deployment's PERF_COLLECTOR_ENABLED and *_PERF_LABELS win over the config file).
+ */
+export function exporterSettings(flags: ExporterFlags, env: Readonly<Record<string, string | undefined>>): ExporterSettings {
+  const perfEnv = perfOptionsFromEnv(env);
+  return {
+    procfsRoot: flags.procfs,
+    rootfs: flags['path.rootfs'],
+    cgroup2Root: flags['path.cgroup2'] || undefined,
+    children: flags.children,
+    threads: flags.threads,
+    threadDetails: flags.threads && flags['threads.details'],
+    wchan: flags['collector.wchan'],
+    compat: flags.compat,
+    threadNames: { normalize: flags['threads.normalize-names'], maxPerGroup: flags['threads.max-names'] },
+    gatherSmaps: flags['gather-smaps'],
+    recheck: flags.recheck,
+    removeEmptyGroups: flags['remove-empty-groups'],
+    minIntervalMs: flags['collect.min-interval'],
+    exitRecords: flags['exit-records'],
+    psi: { enabled: flags['collector.psi'], averages: flags['collector.psi.averages'] },
+    perf: { enabled: flags['collector.perf'] || (perfEnv.enabled ?? false), events: perfEnv.events },
+  };
+}
+
+/** Where the grouping comes from: a config file, or process-exporter's legacy flags. */
+export interface GroupingSource {
+  /** the file, or undefined for -procnames/-namemapping */
+  configFile: string | undefined;
+  load(): { matcher: ProcessMatcher; config: LoadedConfig | undefined };
+}
+
+export function groupingSource(flags: ExporterFlags): GroupingSource {
+  const legacy = flags.procnames !== '' || flags.namemapping !== '';
+  if (flags['config.path'] !== '' && legacy) throw new FlagError('-config.path cannot be used with -namemapping or -procnames');
+  if (legacy) {
+    const procnames = flags.procnames === '' ? [] : flags.procnames.split(',');
+    return { configFile: undefined, load: () => ({ matcher: legacyMatcher({ procnames, namemapping: flags.namemapping }), config: undefined }) };
+  }
+  const file = flags['config.path'] === '' ? defaultConfigPath : flags['config.path'];
+  return {
+    configFile: file,
+    load: () => {
+      const config = loadConfigFile(file);
+      return { matcher: config.matcher, config };
+    },
+  };
+}
+
+/**
+ * The counter source -source asks for, opened once for the exporter's lifetime (it outlives config
+ * reloads). Throws FlagError for an unknown mode, and the taskstats error for -source=taskstats
+ * when taskstats cannot be used.
+ */
+export function openCounterSource(flags: ExporterFlags, log: Logger): SelectedSource {
+  const mode = flags.source;
+  if (!isSourceMode(mode)) throw new FlagError(`-source must be one of ${SOURCE_MODES.join(', ')}, not "${mode}"`);
+  return selectCounterSource({ mode, procfsRoot: flags.procfs }, log);
+}

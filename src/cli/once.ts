@@ -1,9 +1,9 @@
 import { checkProcfsRoot } from '../host/procfs-root.js';
 import { createLogger } from '../log.js';
-import { EXPORTER_FLAGS } from './exporter-flags.js';
+import { EXPORTER_FLAGS, exporterSettings, groupingSource, openCounterSource } from './exporter-flags.js';
 import { durationFlag, type FlagSpecs, flagUsage } from './flags.js';
 import { exporterFlags } from './serve.js';
-import { baseRegistry, buildPipeline, collectOnce, groupingSource, openCounterSource } from '../pipeline/setup.js';
+import { baseRegistry, buildPipeline, collectOnce } from '../pipeline/setup.js';
 
 const ONCE_DELAY_MS = 1000;
 
@@ -37,7 +37,7 @@ export async function run(argv: string[]): Promise<number> {
   const log = createLogger({ level: flags.debug ? 'debug' : 'warn' });
   checkProcfsRoot(flags.procfs);
   const source = openCounterSource(flags, log);
-  const pipeline = buildPipeline({ ...flags, 'collect.min-interval': 0 }, groupingSource(flags).load(), log, process.env, source.counterSource);
+  const pipeline = buildPipeline({ ...exporterSettings(flags, process.env), minIntervalMs: 0 }, groupingSource(flags).load(), log, source.counterSource);
   const delay = flags.$set.has('once-to-stdout-delay') ? flags['once-to-stdout-delay'] : ONCE_DELAY_MS;
   process.stdout.write(await collectOnce(pipeline, baseRegistry(source.name).registry, delay));
   await pipeline.collection.close();

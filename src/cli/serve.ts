@@ -6,10 +6,10 @@ import { checkProcfsRoot, ProcfsRootError } from '../host/procfs-root.js';
 import { createApp, type Exposition } from '../server/app.js';
 import { type ExporterServer, listen } from '../server/listen.js';
 import { WebConfigError } from '../server/web-config.js';
-import { EXPORTER_FLAGS } from './exporter-flags.js';
+import { EXPORTER_FLAGS, type ExporterFlags, exporterSettings, groupingSource, openCounterSource } from './exporter-flags.js';
 import { FlagError, flagUsage, parseFlags } from './flags.js';
 import { pipelineGroups } from '../pipeline/groups-source.js';
-import { baseRegistry, buildPipeline, collectOnce, type ExporterFlags, groupingSource, openCounterSource, type Pipeline } from '../pipeline/setup.js';
+import { baseRegistry, buildPipeline, collectOnce, type Pipeline } from '../pipeline/setup.js';
 
 export function parseListenAddress(address: string): { host: string | undefined; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(address);
@@ -65,10 +65,11 @@ export async function run(argv: string[]): Promise<number> {
     return err instanceof FlagError ? 2 : 1;
   }
   const grouping = groupingSource(flags);
+  const settings = exporterSettings(flags, process.env);
   const base = baseRegistry(source.name);
   let pipeline: Pipeline;
   try {
-    pipeline = buildPipeline(flags, grouping.load(), log, process.env, source.counterSource);
+    pipeline = buildPipeline(settings, grouping.load(), log, source.counterSource);
   } catch (err) {
     log.error('cannot load config', { file: grouping.configFile, err: describeLoadError(err) });
     return 1;
@@ -77,7 +78,7 @@ export async function run(argv: string[]): Promise<number> {
   base.reloadTime.set(Date.now() / 1000);
 
   if (flags['once-to-stdout-delay'] > 0) {
-    const once = buildPipeline({ ...flags, 'collect.min-interval': 0 }, grouping.load(), log, process.env, source.counterSource);
+    const once = buildPipeline({ ...settings, minIntervalMs: 0 }, grouping.load(), log, source.counterSource);
     process.stdout.write(await collectOnce(once, base.registry, flags['once-to-stdout-delay']));
     return 0;
   }
@@ -91,7 +92,7 @@ export async function run(argv: string[]): Promise<number> {
   };
   const reloadNow = async (): Promise<string | undefined> => {
     try {
-      const next = buildPipeline(flags, grouping.load(), log, process.env, source.counterSource);
+      const next = buildPipeline(settings, grouping.load(), log, source.counterSource);
       const previous = pipeline;
       // counters continue: everything up to now goes to the old grouping, the new one starts
       // from here with the totals of every group that survives

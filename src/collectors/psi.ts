@@ -12,6 +12,7 @@ import { resolveCgroup, type Cgroup2Mount } from '../cgroup/mountinfo.js';
 import { type Pressure, type PressureKind, type PressureLine } from '../cgroup/pressure.js';
 import type { ContainerIdentity } from '../cgroup/types.js';
 import { RESERVED_LABEL_NAMES } from '../config/matcher.js';
+import type { PsiOptions } from '../config/schema.js';
 import { ExporterError, ParseError, ProcReadError } from '../errors.js';
 import type { CycleSnapshot, GroupSnapshot, ProcessMember } from '../grouper/snapshot.js';
 import type { Host } from '../host/host.js';
@@ -25,10 +26,8 @@ export type CgroupResource = (typeof CGROUP_RESOURCES)[number];
 export const HOST_RESOURCES = ['cpu', 'memory', 'io', 'irq'] as const;
 export type HostResource = (typeof HOST_RESOURCES)[number];
 
-export interface PsiCollectorOptions {
-  enabled: boolean;
-  /** also export the kernel's 10s/60s/300s averages as ratio gauges */
-  averages: boolean;
+/** enabled, averages: the config's psi section (config/schema.ts) */
+export interface PsiCollectorOptions extends PsiOptions {
   /** reads the pressure files, members' cgroups and the cgroup2 mount (procfs root, rootfs, cgroup2 root) */
   host: Host;
   /** label names every group carries besides groupname (ProcessMatcher.labelNames) */

@@ -4,7 +4,7 @@
  * are checked when the rules are compiled (matcher.ts).
  */
 
-import { PERF_EVENT_NAMES } from '../perf/options.js';
+import { DEFAULT_PERF_OPTIONS, PERF_EVENT_NAMES, type PerfInherit, type PerfOptions as PerfCollectorOptions, type PerfScope } from '../perf/options.js';
 
 export interface PsiOptions {
   enabled: boolean;
@@ -12,21 +12,13 @@ export interface PsiOptions {
   averages: boolean;
 }
 
-export type PerfScope = 'task' | 'cgroup' | 'auto';
+export type { PerfScope };
 
-export interface PerfOptions {
-  enabled: boolean;
-  /** event names as written (e.g. CPUCycles, TaskClock); undefined when not given: use the collector's default set */
-  events: readonly string[] | undefined;
-  scope: PerfScope;
-  /** threads: counters follow later threads only; tree: also forked children (see src/perf/options.ts) */
-  inherit: 'threads' | 'tree';
-  /** upper bound on perf file descriptors the collector may hold */
-  maxFds: number;
-}
+/** The config's perf section, every field resolved (events undefined: the collector's default set); defined in perf/options.ts. */
+export type PerfOptions = Pick<PerfCollectorOptions, 'enabled' | 'scope' | 'maxFds'> & { events: readonly string[] | undefined; inherit: PerfInherit };
 
 export const DEFAULT_PSI: PsiOptions = { enabled: false, averages: false };
-export const DEFAULT_PERF: PerfOptions = { enabled: false, events: undefined, scope: 'auto', inherit: 'threads', maxFds: 4096 };
+export const DEFAULT_PERF: PerfOptions = { ...DEFAULT_PERF_OPTIONS, events: undefined };
 
 /** Highest pid Linux can hand out (PID_MAX_LIMIT on 64-bit). */
 const PID_MAX = 4194304;
@@ -99,5 +91,5 @@ export const CONFIG_SCHEMA = {
 export interface RawConfig {
   process_names: unknown[];
   psi?: { enabled?: boolean; averages?: boolean };
-  perf?: { enabled?: boolean; events?: string[]; scope?: PerfScope; inherit?: 'threads' | 'tree'; max_fds?: number };
+  perf?: { enabled?: boolean; events?: string[]; scope?: PerfScope; inherit?: PerfInherit; max_fds?: number };
 }

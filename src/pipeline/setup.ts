@@ -3,51 +3,28 @@ import type { Collector } from '../collectors/collector.js';
 import { Collection } from './collection.js';
 import { PerfCollector } from '../collectors/perf.js';
 import { PsiCollector } from '../collectors/psi.js';
-import { DEFAULT_PERF_OPTIONS, perfOptionsFromEnv } from '../perf/options.js';
 import { GroupCollector } from '../collectors/group.js';
 import { HostCollector } from '../collectors/host.js';
 import { ScrapeCollector } from '../collectors/scrape.js';
 import { SeriesCollector } from '../collectors/series.js';
 import { ThreadCollector } from '../collectors/thread.js';
 import type { ProcessMatcher } from '../config/attributes.js';
-import { legacyMatcher } from '../config/legacy.js';
-import { type LoadedConfig, loadConfigFile } from '../config/load.js';
+import type { LoadedConfig } from '../config/load.js';
 import { Grouper } from '../grouper/grouper.js';
 import type { Logger } from '../log.js';
-import { defaultConfigPath, version } from '../package-info.js';
+import { version } from '../package-info.js';
 import { basePageSize } from '../procfs/page-size.js';
 import { Host } from '../host/host.js';
 import { openExitRecords } from '../host/exit-records.js';
 import { Tracker } from '../tracker/tracker.js';
 import type { CounterSource } from '../host/counter-source.js';
-import { isSourceMode, selectCounterSource, SOURCE_MODES, type SelectedSource } from '../host/source-select.js';
-import type { EXPORTER_FLAGS } from '../cli/exporter-flags.js';
-import { FlagError, type FlagValues } from '../cli/flags.js';
+import type { SelectedSource } from '../host/source-select.js';
+import { collectorSettings, type ExporterSettings } from './settings.js';
 
-export type ExporterFlags = FlagValues<typeof EXPORTER_FLAGS>;
-
-/** Where the grouping comes from: a config file, or process-exporter's legacy flags. */
-export interface GroupingSource {
-  /** the file, or undefined for -procnames/-namemapping */
-  configFile: string | undefined;
-  load(): { matcher: ProcessMatcher; config: LoadedConfig | undefined };
-}
-
-export function groupingSource(flags: ExporterFlags): GroupingSource {
-  const legacy = flags.procnames !== '' || flags.namemapping !== '';
-  if (flags['config.path'] !== '' && legacy) throw new FlagError('-config.path cannot be used with -namemapping or -procnames');
-  if (legacy) {
-    const procnames = flags.procnames === '' ? [] : flags.procnames.split(',');
-    return { configFile: undefined, load: () => ({ matcher: legacyMatcher({ procnames, namemapping: flags.namemapping }), config: undefined }) };
-  }
-  const file = flags['config.path'] === '' ? defaultConfigPath : flags['config.path'];
-  return {
-    configFile: file,
-    load: () => {
-      const config = loadConfigFile(file);
-      return { matcher: config.matcher, config };
-    },
-  };
+/** The grouping a pipeline is built with: the config file's, or process-exporter's legacy flags'. */
+export interface Grouping {
+  matcher: ProcessMatcher;
+  config: LoadedConfig | undefined;
 }
 
 /** One collection pipeline: tracker -> grouper -> collectors, with its own registry. Rebuilt on reload. */
@@ -66,84 +43,51 @@ const pageSize = basePageSize();
  * of successive reloads; undefined reads the /proc text files.
  */
 export function buildPipeline(
-  flags: ExporterFlags,
-  grouping: ReturnType<GroupingSource['load']>,
+  settings: ExporterSettings,
+  grouping: Grouping,
   log: Logger,
-  env: NodeJS.ProcessEnv = process.env,
   counterSource: CounterSource | undefined = undefined,
 ): Pipeline {
   const { matcher, config } = grouping;
   const registry = new Registry();
-  const host = new Host({ procfsRoot: flags.procfs, rootfs: flags['path.rootfs'], cgroup2Root: flags['path.cgroup2'] || undefined, counterSource, log });
+  const host = new Host({ procfsRoot: settings.procfsRoot, rootfs: settings.rootfs, cgroup2Root: settings.cgroup2Root, counterSource, log });
   const tracker = new Tracker({
     host,
     matcher,
-    children: flags.children,
-    threads: flags.threads,
-    threadDetails: flags.threads && flags['threads.details'],
-    wchan: flags['collector.wchan'],
-    gatherSmaps: flags['gather-smaps'],
-    recheck: flags.recheck,
+    children: settings.children,
+    threads: settings.threads,
+    threadDetails: settings.threadDetails,
+    wchan: settings.wchan,
+    gatherSmaps: settings.gatherSmaps,
+    recheck: settings.recheck,
     pageSize,
-    exitRecords: flags['exit-records'] ? openExitRecords(flags.procfs, log) : undefined,
+    exitRecords: settings.exitRecords ? openExitRecords(settings.procfsRoot, log) : undefined,
   });
-  const semantics = flags.compat === 'process-exporter' ? 'process-exporter' : 'default';
+  const semantics = settings.compat === 'process-exporter' ? 'process-exporter' : 'default';
   const grouper = new Grouper({
-    removeEmptyGroups: flags['remove-empty-groups'],
-    gatherSmaps: flags['gather-smaps'],
+    removeEmptyGroups: settings.removeEmptyGroups,
+    gatherSmaps: settings.gatherSmaps,
     threadNameTtlCycles: 40,
-    threadNames: { normalize: flags['threads.normalize-names'], maxPerGroup: flags['threads.max-names'] },
+    threadNames: settings.threadNames,
     semantics,
   });
   const collectors: Collector[] = [
-    new GroupCollector({ labelNames: matcher.labelNames, gatherSmaps: flags['gather-smaps'], wchan: flags['collector.wchan'], processExporterOnly: semantics === 'process-exporter' }),
+    new GroupCollector({ labelNames: matcher.labelNames, gatherSmaps: settings.gatherSmaps, wchan: settings.wchan, processExporterOnly: semantics === 'process-exporter' }),
     new HostCollector(),
     new ScrapeCollector(),
   ];
   // a rule's `threads: true` turns the families on for its groups even under -threads=false
-  if (flags.threads || config?.matcher.threadsRequested) collectors.push(new ThreadCollector({ labelNames: matcher.labelNames, details: flags['threads.details'] }));
+  if (settings.threads || config?.matcher.threadsRequested) collectors.push(new ThreadCollector({ labelNames: matcher.labelNames, details: settings.threadDetails }));
+  const options = collectorSettings(settings, config);
   let psi: PsiCollector | undefined;
-  if (flags['collector.psi'] || config?.psi.enabled) {
-    psi = new PsiCollector({
-      enabled: true,
-      averages: flags['collector.psi.averages'] || (config?.psi.averages ?? false),
-      host,
-      groupLabelNames: matcher.labelNames,
-      log,
-    });
+  if (options.psi.enabled) {
+    psi = new PsiCollector({ ...options.psi, host, groupLabelNames: matcher.labelNames, log });
     collectors.push(psi);
   }
-  // the seed deployment's PERF_COLLECTOR_ENABLED / *_PERF_LABELS variables win over the config file
-  const perfEnv = perfOptionsFromEnv(env);
-  if (flags['collector.perf'] || perfEnv.enabled || config?.perf.enabled) {
-    const perf = config?.perf;
-    collectors.push(
-      new PerfCollector({
-        enabled: true,
-        events: perfEnv.events ?? perf?.events,
-        scope: perf?.scope ?? DEFAULT_PERF_OPTIONS.scope,
-        inherit: perf?.inherit ?? DEFAULT_PERF_OPTIONS.inherit,
-        maxFds: perf?.maxFds ?? DEFAULT_PERF_OPTIONS.maxFds,
-        host,
-        groupLabelNames: matcher.labelNames,
-        log,
-      }),
-    );
-  }
+  if (options.perf.enabled) collectors.push(new PerfCollector({ ...options.perf, host, groupLabelNames: matcher.labelNames, log }));
   collectors.push(new SeriesCollector()); // last: counts what the others exported
-  const collection = new Collection({ tracker, grouper, collectors, registry, minIntervalMs: flags['collect.min-interval'], log });
+  const collection = new Collection({ tracker, grouper, collectors, registry, minIntervalMs: settings.minIntervalMs, log });
   return { collection, registry, config, psi };
-}
-
-/**
- * The counter source -source asks for, opened once for the exporter's lifetime (it outlives config
- * reloads). Throws FlagError for an unknown mode, and the taskstats error for -source=taskstats
- * when taskstats cannot be used.
- */
-export function openCounterSource(flags: ExporterFlags, log: Logger): SelectedSource {
-  const mode = flags.source;
-  if (!isSourceMode(mode)) throw new FlagError(`-source must be one of ${SOURCE_MODES.join(', ')}, not "${mode}"`);
-  return selectCounterSource({ mode, procfsRoot: flags.procfs }, log);
 }
 
 /** Metrics that outlive pipelines: the exporter's own process, build info, reload status, counter source. */

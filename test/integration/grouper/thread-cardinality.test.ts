@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { exporterFlags } from '../../../src/cli/serve.js';
-import { baseRegistry, buildPipeline, collectOnce, groupingSource } from '../../../src/pipeline/setup.js';
+import { exporterSettings, groupingSource } from '../../../src/cli/exporter-flags.js';
+import { baseRegistry, buildPipeline, collectOnce } from '../../../src/pipeline/setup.js';
 import { createLogger } from '../../../src/log.js';
 import { parseExposition, type Sample } from '../../helpers/exposition.js';
 import { sleep, startWorkload, type Workload } from '../../helpers/workload.js';
@@ -42,7 +43,7 @@ async function scrape(config: string, flags: string[]): Promise<Sample[]> {
   const file = join(dir, `c${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(file, config);
   const f = exporterFlags(['-config.path', file, '-collect.min-interval=0s', ...flags], {});
-  const pipeline = buildPipeline(f, groupingSource(f).load(), createLogger({ level: 'error' }));
+  const pipeline = buildPipeline(exporterSettings(f, {}), groupingSource(f).load(), createLogger({ level: 'error' }));
   try {
     return parseExposition(await collectOnce(pipeline, baseRegistry().registry, 10)).samples;
   } finally {

@@ -2,8 +2,8 @@
  * The layering of DESIGN.md section 2, checked on the code as it runs and as it is written:
  * - during a collection cycle, every file opened under the procfs root or the cgroup2 mount is
  *   opened on behalf of src/host/ (the stack above the open, past the reader itself and the pure
- *   parsers of procfs/ and cgroup/, reaches host/ first). The exporter's own /proc/self is not the
- *   host's process data and is left out;
+ *   parsers of procfs/ and cgroup/, reaches host/ first). The exporter's own /proc/self and the
+ *   kernel's settings under sys/ (e.g. kernel.task_delayacct) are not host state and are left out;
  * - types flow down: tracker/ imports neither grouper/ nor collectors/ (nor anything above them),
  *   host/ imports nothing from tracker/ and above.
  */
@@ -13,11 +13,11 @@ import fsp from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import path from 'node:path';
 import { test } from 'node:test';
-import { EXPORTER_FLAGS } from '../../../src/cli/exporter-flags.js';
+import { EXPORTER_FLAGS, exporterSettings, groupingSource } from '../../../src/cli/exporter-flags.js';
 import { parseFlags } from '../../../src/cli/flags.js';
 import { Host } from '../../../src/host/host.js';
 import { createLogger } from '../../../src/log.js';
-import { buildPipeline, groupingSource } from '../../../src/pipeline/setup.js';
+import { buildPipeline } from '../../../src/pipeline/setup.js';
 
 const SRC = path.resolve(import.meta.dirname, '../../../src');
 /** the reader itself and the pure parsers/resolvers the host layer calls */
@@ -46,7 +46,7 @@ async function recordReads(roots: readonly string[], run: () => Promise<void>): 
   const seen = new Map<string, string>(); // requester -> one example path
   const under = (p: unknown): boolean => {
     if (typeof p !== 'string') return false;
-    return roots.some((r) => (p === r || p.startsWith(r + '/')) && !p.startsWith(`${r}/self/`) && !p.startsWith(`${r}/thread-self/`));
+    return roots.some((r) => (p === r || p.startsWith(r + '/')) && !/^\/(self|thread-self|sys)\//.test(p.slice(r.length)));
   };
   const note = (p: unknown): void => {
     if (!under(p)) return;
@@ -102,7 +102,7 @@ test('during collection cycles, only src/host/ opens files under the procfs root
   // every family that reads the host: threads with details, smaps, PSI, perf
   const flags = parseFlags(EXPORTER_FLAGS, ['-threads.details', '-gather-smaps', '-collector.psi', '-collector.perf', '-collect.min-interval=0']);
   const log = createLogger({ level: 'error', write: () => {} });
-  const pipeline = buildPipeline(flags, groupingSource(flags).load(), log, {});
+  const pipeline = buildPipeline(exporterSettings(flags, {}), groupingSource(flags).load(), log);
   try {
     const seen = await recordReads(roots, async () => {
       await pipeline.collection.collect();
@@ -128,10 +128,13 @@ function importedFolders(file: string): string[] {
   return out;
 }
 
-test('types flow down: tracker/ and host/ import nothing from the layers above them', () => {
+test('types flow down: host/, tracker/, grouper/, collectors/ and pipeline/ import nothing from the layers above them', () => {
   const above: Record<string, string[]> = {
     tracker: ['grouper', 'collectors', 'pipeline', 'server', 'cli'],
     host: ['tracker', 'grouper', 'collectors', 'pipeline', 'server', 'cli'],
+    grouper: ['collectors', 'pipeline', 'server', 'cli'],
+    collectors: ['pipeline', 'server', 'cli'],
+    pipeline: ['cli'],
   };
   const violations: string[] = [];
   for (const [dir, forbidden] of Object.entries(above)) {
@@ -143,4 +146,14 @@ test('types flow down: tracker/ and host/ import nothing from the layers above t
     }
   }
   assert.deepEqual(violations, []);
+});
+
+test('nothing below cli/ reads the environment or the command line: settings come down as one object', () => {
+  const readers: string[] = [];
+  for (const dir of ['pipeline', 'host', 'tracker', 'grouper', 'collectors', 'server', 'config', 'cgroup', 'procfs', 'perf', 'taskstats']) {
+    for (const name of fs.readdirSync(path.join(SRC, dir))) {
+      if (name.endsWith('.ts') && /process\.(env|argv)\b/.test(fs.readFileSync(path.join(SRC, dir, name), 'utf8'))) readers.push(`${dir}/${name}`);
+    }
+  }
+  assert.deepEqual(readers, []);
 });

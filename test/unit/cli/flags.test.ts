@@ -5,7 +5,7 @@ import { FlagError, parseDuration, parseFlags } from '../../../src/cli/flags.js'
 import { parseKubeFlags } from '../../../src/cli/deploy.js';
 import { parseReportFlags } from '../../../src/cli/report.js';
 import { exporterFlags, parseListenAddress } from '../../../src/cli/serve.js';
-import { groupingSource } from '../../../src/pipeline/setup.js';
+import { groupingSource } from '../../../src/cli/exporter-flags.js';
 
 test('process-exporter command lines parse: one or two dashes, = or space, bool forms', () => {
   const f = parseFlags(EXPORTER_FLAGS, ['-config.path', '/etc/pe.yaml', '--procfs=/host/proc', '-threads=false', '-children', 'false', '--gather-smaps', '-web.listen-address=:9100']);
