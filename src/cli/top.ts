@@ -3,8 +3,8 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { buildGroupsView, type GroupsView } from '../collectors/groups-view.js';
 import { createLogger } from '../log.js';
-import { buildPipeline, groupingSource, type Pipeline } from '../pipeline/setup.js';
-import { EXPORTER_FLAGS } from './exporter-flags.js';
+import { buildPipeline, type Pipeline } from '../pipeline/setup.js';
+import { EXPORTER_FLAGS, exporterSettings, groupingSource } from './exporter-flags.js';
 import { boolFlag, durationFlag, FlagError, flagUsage, parseFlags, stringFlag } from './flags.js';
 import { exporterFlags } from './serve.js';
 import { renderScreen, type ScreenState, SORT_KEYS, type SortKey, shownGroups } from './top-screen.js';
@@ -256,7 +256,7 @@ export async function run(argv: string[]): Promise<number> {
     });
   } else {
     const log = createLogger({ level: flags.debug ? 'debug' : 'error' });
-    feed = localFeed(buildPipeline({ ...flags, 'collect.min-interval': 0 }, groupingSource(flags).load(), log), flags.procfs);
+    feed = localFeed(buildPipeline({ ...exporterSettings(flags, process.env), minIntervalMs: 0 }, groupingSource(flags).load(), log), flags.procfs);
   }
   if (top.once || !process.stdout.isTTY || !process.stdin.isTTY) {
     try {
