@@ -41,7 +41,7 @@ export function exporterFlags(argv: string[], env: NodeJS.ProcessEnv): ExporterF
 export async function run(argv: string[]): Promise<number> {
   const flags = exporterFlags(argv, process.env);
   if (flags.$help || flags.man) {
-    process.stdout.write(`usage: procgroup-exporter [serve] [flags]\n${flagUsage(EXPORTER_FLAGS)}`);
+    process.stdout.write(`usage: procgroup-exporter [serve] [flags]\nThe exporter: /metrics, /health, /psi, the groups page on / and /api/groups.\n\nexample:\n  procgroup-exporter -config.path /etc/procgroup-exporter/config.yaml -web.listen-address :9256\n\nflags:\n${flagUsage(EXPORTER_FLAGS)}`);
     return 0;
   }
   if (flags.version) {
