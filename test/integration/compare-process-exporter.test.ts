@@ -28,13 +28,16 @@ test('same groups, num_procs, num_threads and memory as process-exporter; CPU of
   );
   const [theirs, ours] = [await freePort(), await freePort()];
   const out = join(dir, 'forker.out');
+  const go = join(dir, 'go');
   const script = `
 set -e
 for i in 1 2 3; do '${namedWorkload('cmp-threads')}' threads 5 & done
 for i in 1 2; do '${namedWorkload('cmp-single')}' threads 1 & done
 prometheus-process-exporter -config.path '${config}' -web.listen-address 127.0.0.1:${theirs} 2>/dev/null &
 ${exporterCommand(['serve', '-config.path', config, '-web.listen-address', `127.0.0.1:${ours}`, '-collect.min-interval', '0s'])} 2>/dev/null &
-sleep 4
+# the forker starts only once ours has answered: a slow start-up under load must not put it in the
+# baseline (a process older than the first cycle is not credited its earlier CPU)
+while [ ! -e '${go}' ]; do sleep 0.1; done
 WL_OUT='${out}' '${namedWorkload('cmp-forker')}' forker 50 6 8 &
 wait
 `;
@@ -44,6 +47,7 @@ wait
     const ourUrl = `http://127.0.0.1:${ours}/metrics`;
     await scrape(theirUrl);
     await scrape(ourUrl);
+    writeFileSync(go, '');
     await sleep(4500); // forker started; both have seen it
     const [a0, b0] = [await scrape(theirUrl), await scrape(ourUrl)];
 
