@@ -25,6 +25,7 @@ every pod, read from Prometheus, with a total per source.
                           -o jsonpath='{.status.ingress[0].host}'
   -t, --token T           bearer token (oc whoami -t)
       --token-file F      read the bearer token from file F (keeps it out of the process list)
+      --insecure-token    send the token over a plain http:// URL too (refused otherwise)
   -i, --range DUR         length of the range, Prometheus duration (default 1h)
   -T, --at TIME           end of the range: RFC 3339 with zone, or Unix seconds (default now)
       --step DUR          sample the range every DUR (default: the server's evaluation interval)
@@ -44,6 +45,7 @@ export interface ReportCommand {
   url: URL;
   token?: string;
   tokenFile?: string;
+  insecureToken: boolean;
   caFile?: string;
   insecure: boolean;
   timeoutMs: number;
@@ -67,6 +69,7 @@ const REPORT_OPTIONS = {
   url: { type: 'string' },
   token: { type: 'string', short: 't' },
   'token-file': { type: 'string' },
+  'insecure-token': { type: 'boolean', default: false },
   range: { type: 'string', short: 'i', default: '1h' },
   at: { type: 'string', short: 'T' },
   step: { type: 'string' },
@@ -130,6 +133,7 @@ export function parseReportFlags(argv: string[], now: Date): ReportCommand | und
     url,
     token: values.token,
     tokenFile: values['token-file'],
+    insecureToken: values['insecure-token'],
     caFile: values['ca-file'],
     insecure: values.insecure,
     timeoutMs,
@@ -199,6 +203,7 @@ export interface ConnectionFlags {
   url: URL;
   token?: string | undefined;
   tokenFile?: string | undefined;
+  insecureToken: boolean;
   caFile?: string | undefined;
   insecure: boolean;
   timeoutMs: number;
@@ -227,6 +232,7 @@ export async function runReportCommand<C extends ConnectionFlags>(spec: {
     client = new PrometheusClient({
       url: cmd.url,
       token: cmd.tokenFile !== undefined ? await readToken(cmd.tokenFile) : cmd.token,
+      insecureToken: cmd.insecureToken,
       ca: cmd.caFile !== undefined ? await readCaBundle(cmd.caFile) : undefined,
       insecure: cmd.insecure,
       timeoutMs: cmd.timeoutMs,

@@ -14,6 +14,8 @@ export interface PrometheusClientOptions {
   url: URL;
   /** sent as `Authorization: Bearer <token>` */
   token?: string;
+  /** send the token over plain http:// too (anyone on the path can read it) */
+  insecureToken?: boolean;
   /** PEM CA bundle that replaces the built-in roots, as curl --cacert does */
   ca?: string;
   /** accept any server certificate */
@@ -31,6 +33,17 @@ export interface QueryResult {
   samples: Sample[];
   /** warnings the server attached (e.g. a Thanos Querier's partial response) */
   warnings: string[];
+}
+
+/** Largest answer read from the server; a report's queries answer a few MB even on big clusters. */
+export const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+
+// C0 controls but \t and \n, DEL, C1 controls (0x9b is a one-byte CSI on some terminals)
+const CONTROL_RE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+/** Server-controlled text made safe to print: no escape sequences can reach the terminal. */
+export function printable(text: string): string {
+  return text.replace(CONTROL_RE, '');
 }
 
 const SCHEME_RE = /^[a-z][a-z0-9+.-]*:\/\//i;
@@ -130,6 +143,12 @@ export class PrometheusClient {
   private readonly agent: http.Agent;
 
   constructor(opts: PrometheusClientOptions) {
+    if (opts.token !== undefined && opts.url.protocol === 'http:' && !opts.insecureToken) {
+      throw new ExporterError(
+        'FLAG_INVALID',
+        `refusing to send the bearer token over plain http:// to ${opts.url.host}, where anyone on the path can read it: use https://, or pass --insecure-token to send it anyway`,
+      );
+    }
     this.base = opts.url;
     this.token = opts.token;
     this.timeoutMs = opts.timeoutMs;
@@ -165,8 +184,25 @@ export class PrometheusClient {
     const lib = target.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
       const req = lib.get(target, { agent: this.agent, headers, timeout: this.timeoutMs }, (res) => {
+        const tooLarge = () => {
+          reject(
+            new PrometheusError(
+              'PROMETHEUS_QUERY',
+              endpoint,
+              `${endpoint} sent an answer larger than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB: not read; check --url, or narrow the report (--source, --skip-namespace)`,
+              { status: res.statusCode },
+            ),
+          );
+          req.destroy();
+        };
+        if (Number(res.headers['content-length']) > MAX_ANSWER_BYTES) return tooLarge();
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_ANSWER_BYTES) tooLarge();
+          else chunks.push(c);
+        });
         res.on('error', reject);
         res.on('end', () =>
           resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
@@ -228,7 +264,7 @@ function interpretResponse(res: RawResponse, endpoint: string, expr: string, tok
     throw new PrometheusError(
       'PROMETHEUS_UNREACHABLE',
       endpoint,
-      `${endpoint} answered ${status} with a redirect to ${res.headers.location ?? '(no location)'} instead of the API: a login page means the token is missing or refused; otherwise use that address as --url`,
+      `${endpoint} answered ${status} with a redirect to ${printable(res.headers.location ?? '(no location)')} instead of the API: a login page means the token is missing or refused; otherwise use that address as --url`,
       { status },
     );
   }
@@ -237,7 +273,7 @@ function interpretResponse(res: RawResponse, endpoint: string, expr: string, tok
     throw new PrometheusError(
       'PROMETHEUS_UNREACHABLE',
       endpoint,
-      `${endpoint} is not a Prometheus API (${status}, ${res.headers['content-type'] ?? 'no content type'}): check --url`,
+      `${endpoint} is not a Prometheus API (${status}, ${printable(res.headers['content-type'] ?? 'no content type')}): check --url`,
       { status },
     );
   }
@@ -245,7 +281,7 @@ function interpretResponse(res: RawResponse, endpoint: string, expr: string, tok
     throw new PrometheusError(
       'PROMETHEUS_QUERY',
       endpoint,
-      `Prometheus rejected the query (${status} ${String(body.errorType ?? 'error')}): ${String(body.error ?? 'no detail')}\n  query: ${expr}`,
+      `Prometheus rejected the query (${status} ${printable(String(body.errorType ?? 'error'))}): ${printable(String(body.error ?? 'no detail'))}\n  query: ${expr}`,
       { status },
     );
   }
@@ -254,7 +290,7 @@ function interpretResponse(res: RawResponse, endpoint: string, expr: string, tok
     throw new PrometheusError(
       'PROMETHEUS_QUERY',
       endpoint,
-      `Prometheus answered a ${String(data?.resultType)} where an instant vector was expected\n  query: ${expr}`,
+      `Prometheus answered a ${printable(String(data?.resultType))} where an instant vector was expected\n  query: ${expr}`,
       { status },
     );
   }
@@ -268,6 +304,6 @@ function interpretResponse(res: RawResponse, endpoint: string, expr: string, tok
     }
     return { labels: metric as Record<string, string>, value: v };
   });
-  const warnings = Array.isArray(body.warnings) ? body.warnings.map(String) : [];
+  const warnings = Array.isArray(body.warnings) ? body.warnings.map((w) => printable(String(w))) : [];
   return { samples, warnings };
 }

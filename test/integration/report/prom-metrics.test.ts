@@ -113,7 +113,7 @@ describe('prom metrics against a real Prometheus', { skip: missing }, () => {
   let prom: PrometheusServer;
   let host: string;
   // the seed's required flags (the server asks for no token; the client sends it anyway)
-  const base = (): string[] => ['prom', 'metrics', '-h', host, '-t', 'sha256~token'];
+  const base = (): string[] => ['prom', 'metrics', '-h', host, '-t', 'sha256~token', '--insecure-token'];
 
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'prom-metrics-it-'));

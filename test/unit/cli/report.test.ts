@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -101,4 +103,33 @@ test('the CLI: help exits 0, a flag error exits 2 with a pointer to -h', async (
   assert.equal(bad.code, 2);
   assert.equal(bad.stdout, '');
   assert.match(bad.stderr, /procgroup-exporter report: --output "xml": must be one of csv, json, yaml, table\nrun 'procgroup-exporter report -h'/);
+});
+
+test('the CLI: a token over http:// is refused (exit 2, nothing sent) unless --insecure-token', async () => {
+  const seen: (string | undefined)[] = [];
+  const server = http.createServer((req, res) => {
+    seen.push(req.headers.authorization);
+    res.writeHead(401).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const run = (args: string[]) =>
+    new Promise<{ code: number; stderr: string }>((resolve) =>
+      execFile(process.execPath, ['--import', 'tsx', MAIN, 'report', '--url', url, '--token', 's3cret', ...args], (err, _stdout, stderr) =>
+        resolve({ code: err ? Number(err.code) : 0, stderr }),
+      ),
+    );
+  try {
+    const refused = await run([]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /refusing to send the bearer token over plain http:\/\/ to 127\.0\.0\.1:\d+.*use https:\/\/, or pass --insecure-token/);
+    assert.deepEqual(seen, []);
+    const sent = await run(['--insecure-token']);
+    assert.equal(sent.code, 1);
+    assert.match(sent.stderr, /refused the token \(401 Unauthorized\)/);
+    assert.equal(seen[0], 'Bearer s3cret');
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
 });

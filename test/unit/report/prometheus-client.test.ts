@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PrometheusError } from '../../../src/errors.js';
-import { PrometheusClient, parsePrometheusUrl, parseSampleValue } from '../../../src/report/prometheus-client.js';
+import { MAX_ANSWER_BYTES, PrometheusClient, parsePrometheusUrl, parseSampleValue } from '../../../src/report/prometheus-client.js';
 
 test('a bare host means https; full URLs keep scheme, port and path prefix', () => {
   assert.equal(
@@ -69,7 +69,8 @@ after(() => {
 
 async function queryWith(h: Handler, opts: { token?: string; timeoutMs?: number } = {}): Promise<unknown> {
   handler = h;
-  const client = new PrometheusClient({ url: base, token: opts.token, timeoutMs: opts.timeoutMs ?? 5000 });
+  // the stand-in speaks plain http on loopback: the token goes out only with insecureToken
+  const client = new PrometheusClient({ url: base, token: opts.token, insecureToken: true, timeoutMs: opts.timeoutMs ?? 5000 });
   try {
     return await client.query('up', new Date(1_714_564_800_250));
   } catch (err) {
@@ -150,4 +151,66 @@ test('a malformed sample value is a query error', async () => {
 test('a silent server times out as unreachable', async () => {
   const err = await queryWith(() => undefined, { timeoutMs: 200 });
   assertPromError(err, 'PROMETHEUS_UNREACHABLE', /ETIMEDOUT \(no answer within 200 ms\); no answer in time/);
+});
+
+// ---------- a hostile or plain-http server (issue 13) ----------
+
+test('a token is not sent over http:// unless insecureToken is given; no request is made', () => {
+  seen.length = 0;
+  assert.throws(
+    () => new PrometheusClient({ url: base, token: 's3cret', timeoutMs: 5000 }),
+    (err: unknown) =>
+      (err as { code?: string }).code === 'FLAG_INVALID' &&
+      /refusing to send the bearer token over plain http:\/\/ to 127\.0\.0\.1:\d+.*--insecure-token/.test((err as Error).message),
+  );
+  assert.equal(seen.length, 0);
+  // https, or http without a token, is fine
+  new PrometheusClient({ url: new URL('https://prom.example'), token: 's3cret', timeoutMs: 5000 }).close();
+  new PrometheusClient({ url: base, timeoutMs: 5000 }).close();
+});
+
+// every C0 control but \t and \n, DEL, and C1 controls such as the one-byte CSI
+const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
+
+test("escape sequences in the server's error text and warnings are stripped; newlines and tabs kept", async () => {
+  const hostile = '\u001b]0;pwned\u0007\u001b[2Jparse error:\r\n\tunexpected \u009b31mtoken\u0000\u007f';
+  const err = await queryWith(json(400, { status: 'error', errorType: 'bad_data\u001b[1m', error: hostile }));
+  assertPromError(err, 'PROMETHEUS_QUERY', /rejected the query \(400 bad_data\[1m\): \]0;pwned\[2Jparse error:\n\tunexpected 31mtoken\n {2}query: up/, 400);
+  assert.doesNotMatch((err as Error).message, CONTROLS);
+
+  const ok = await queryWith(json(200, { status: 'success', warnings: ['partial\u001b[31m response'], data: { resultType: 'vector', result: [] } }));
+  assert.deepEqual(ok, { samples: [], warnings: ['partial[31m response'] });
+});
+
+test(`an answer larger than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB is refused, and reading stops at the cap`, async () => {
+  const chunk = Buffer.alloc(1024 * 1024, 0x20);
+  let sent = 0;
+  let closed!: () => void;
+  const serverSawClose = new Promise<void>((resolve) => (closed = resolve));
+  // no Content-Length: the server streams until the client hangs up (or 4x the cap)
+  const err = await queryWith((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{"status":"success","data":{"resultType":"vector","result":[],"pad":"');
+    res.on('close', closed);
+    const pump = (): void => {
+      while (!res.destroyed && sent < 4 * MAX_ANSWER_BYTES) {
+        sent += chunk.length;
+        if (!res.write(chunk)) return void res.once('drain', pump);
+      }
+      if (!res.destroyed) res.end('"}}');
+    };
+    pump();
+  });
+  assertPromError(err, 'PROMETHEUS_QUERY', /sent an answer larger than 64 MiB: not read/, 200);
+  await serverSawClose;
+  // the client hung up near the cap (socket buffers hold a few MB more), not after the 256 MiB
+  assert.ok(sent < MAX_ANSWER_BYTES + 16 * 1024 * 1024, `server wrote ${sent} bytes`);
+});
+
+test('an announced Content-Length over the cap is refused before the body is read', async () => {
+  const err = await queryWith((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(MAX_ANSWER_BYTES + 1) });
+    res.write('{'); // and never more: the client must not wait for the rest
+  }, { timeoutMs: 10_000 });
+  assertPromError(err, 'PROMETHEUS_QUERY', /sent an answer larger than 64 MiB/, 200);
 });
