@@ -39,6 +39,13 @@ its SecurityContextConstraints and kube-rbac-proxy) with your config file in the
 them with oc or kubectl (the current context of your kubeconfig).`
   : `Deletes what 'deploy' created (rendered the same way, so give the same flags), with oc or kubectl.`}
 
+example:
+${action === 'deploy'
+  ? `  procgroup-exporter deploy -p openshift -c my-config.yaml --wait
+  procgroup-exporter deploy -c my-config.yaml --dry-run > manifests.yaml`
+  : '  procgroup-exporter delete -p openshift -c my-config.yaml'}
+
+flags:
   -c, --config FILE      exporter config to embed (default: the packaged config/default.yaml)
   -p, --platform P       ${PLATFORMS.join(' | ')} (default kubernetes)
       --monitoring M     OpenShift: which Prometheus scrapes it, ${MONITORING_STACKS.join(' | ')}

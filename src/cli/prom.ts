@@ -20,6 +20,12 @@ const USAGE = `usage: prom metrics -h HOST -t TOKEN [flags]
 prom metrics: average, minimum and maximum CPU (cores) over an interval of every host process group
 and every pod, from Prometheus; rows keyed uniqueId (<instance>/<group> or <namespace>/<pod>).
 
+example:
+  prom metrics -h $(oc get route prometheus-k8s -n openshift-monitoring -o jsonpath='{.status.ingress[0].host}') \\
+    -t $(oc whoami -t) -i 24h -o yaml
+  prom deploy -c my-config.yaml --wait
+
+flags of prom metrics (prom deploy -h, prom delete -h for theirs):
   -h, --host TEXT              Prometheus host (https://HOST) or URL, try \`oc get route
                                prometheus-k8s -n openshift-monitoring -o
                                jsonpath='{.status.ingress[0].host}'\`   [required]
@@ -167,6 +173,7 @@ export async function run(argv: string[]): Promise<number> {
       // the seed's tool deploys to OpenShift; a --platform given later wins
       return runKubeAction(command, ['--platform', 'openshift', ...rest]);
     case undefined:
+    case '-h':
     case '--help':
     case 'help':
       process.stdout.write(USAGE);

@@ -20,6 +20,10 @@ const USAGE = `usage: procgroup-exporter report --url URL [flags]
 Average, minimum and maximum CPU (in cores) over a time range of every host process group and
 every pod, read from Prometheus, with a total per source.
 
+example:
+  procgroup-exporter report --url https://prometheus.example:9090 --token-file token -i 24h -o table
+
+flags:
   --url URL               Prometheus (or Thanos Querier) base URL; a bare host means https://HOST,
                           e.g. the route host from: oc get route prometheus-k8s -n openshift-monitoring
                           -o jsonpath='{.status.ingress[0].host}'
