@@ -41,11 +41,24 @@ export function shownGroups(view: GroupsView, state: Pick<ScreenState, 'sort' | 
 
 const GROUP_HEADER = `${pad('GROUP', 28)} ${lpad('PROCS', 6)} ${lpad('THREADS', 7)} ${lpad('CPU%', 6)} ${lpad('USER%', 6)} ${lpad('SYS%', 6)} ${lpad('RSS', 10)} ${lpad('READ', 11)} ${lpad('WRITE', 11)}`;
 
-export function groupLine(g: GroupView): string {
+/** PSI columns (with the PSI collector on): % of the last interval some / all tasks of the group's cgroups were stalled */
+const PRESSURE_COLUMNS = [['CPU', 'cpu'], ['MEM', 'memory'], ['IO', 'io']] as const;
+const PRESSURE_HEADER = PRESSURE_COLUMNS.map(([title]) => `${lpad(`${title}-SOME%`, 10)} ${lpad(`${title}-FULL%`, 10)}`).join(' ');
+
+const hasPressure = (groups: readonly GroupView[]): boolean => groups.some((g) => g.pressure !== undefined);
+
+function pressureCells(g: GroupView): string {
+  return PRESSURE_COLUMNS.map(([, resource]) => {
+    const share = g.pressure?.[resource];
+    return `${lpad(pct(share?.some ?? null), 10)} ${lpad(pct(share?.full ?? null), 10)}`;
+  }).join(' ');
+}
+
+export function groupLine(g: GroupView, columns: { pressure: boolean } = { pressure: false }): string {
   const labels = Object.values(g.labels).filter((v) => v !== '').join(',');
   const name = labels ? `${g.name} {${labels}}` : g.name;
   return `${pad(name, 28)} ${lpad(String(g.processes), 6)} ${lpad(String(g.threads), 7)} ${lpad(pct(g.cpuUser === null ? null : cpu(g)), 6)} ${lpad(pct(g.cpuUser), 6)} ${lpad(pct(g.cpuSystem), 6)} ` +
-    `${lpad(formatBytes(g.residentBytes), 10)} ${lpad(rate(g.readRate), 11)} ${lpad(rate(g.writeRate), 11)}`;
+    `${lpad(formatBytes(g.residentBytes), 10)} ${lpad(rate(g.readRate), 11)} ${lpad(rate(g.writeRate), 11)}${columns.pressure ? ` ${pressureCells(g)}` : ''}`;
 }
 
 const PROCESS_HEADER = `${lpad('PID', 8)} ${lpad('PPID', 8)} ${pad('COMM', 16)} ${lpad('CPU%', 6)} ${lpad('RSS', 10)} ${lpad('THR', 5)} ${pad('CONTAINER', 24)} MATCHED BY`;
@@ -71,8 +84,9 @@ export function renderScreen(view: GroupsView | undefined, state: ScreenState, s
   if (state.group === undefined) {
     const groups = view ? shownGroups(view, state) : [];
     lines.push(`procgroup-exporter top: ${source}, ${when}; ${groups.length} groups, sort ${state.sort}${state.filter ? `, filter "${state.filter}"` : ''}`);
-    lines.push(GROUP_HEADER);
-    const rows = groups.map(groupLine);
+    const pressure = view !== undefined && hasPressure(view.groups);
+    lines.push(pressure ? `${GROUP_HEADER} ${PRESSURE_HEADER}` : GROUP_HEADER);
+    const rows = groups.map((g) => groupLine(g, { pressure }));
     // keep the highlighted row in view
     const room = height > 0 ? Math.max(1, height - 3) : rows.length;
     const first = Math.max(0, Math.min(state.selected - room + 1, rows.length - room));

@@ -24,8 +24,9 @@ const TOP_FLAGS = {
 const USAGE = `usage: procgroup-exporter top [flags]
 A live view of the groups: CPU (user/system), processes, threads, RSS and I/O rates per group,
 refreshed every -d; enter drills into a group's processes (the rule that matched each) and
-thread names. Reads the local /proc with the same config and flags as serve, or a running
-exporter with -from. Keys: up/down select, enter drill down, esc back, s sort, / filter, q quit.
+thread names. With -collector.psi (here or on the exporter read with -from), per group the % of
+the interval some/all tasks of its cgroups were stalled on cpu, memory and io. Reads the local
+/proc with the same config and flags as serve, or a running exporter with -from. Keys: up/down select, enter drill down, esc back, s sort, / filter, q quit.
 
 examples:
   procgroup-exporter top -config.path /etc/procgroup-exporter/config.yaml
@@ -54,7 +55,9 @@ function localFeed(pipeline: Pipeline, procfs: string): GroupsFeed {
     async refresh(group) {
       const { snapshot } = await pipeline.collection.fresh();
       const matcher = pipeline.config?.matcher;
-      return snapshot && buildGroupsView(snapshot, { ...VIEW_ALL, only: group, describeRule: (i) => matcher?.describeRule(i) });
+      return snapshot && buildGroupsView(snapshot, {
+        ...VIEW_ALL, only: group, describeRule: (i) => matcher?.describeRule(i), pressure: pipeline.psi && ((g) => pipeline.psi?.groupPressure(g)),
+      });
     },
     close: () => pipeline.collection.close(),
   };

@@ -29,6 +29,15 @@ export interface ThreadNameView {
   cpuSecondsTotal: number;
 }
 
+/** share of the last interval (0..1) the tasks of the group's cgroups were stalled; null before a second PSI reading */
+export interface StallShare {
+  some: number | null;
+  full: number | null;
+}
+
+/** PSI per resource of the group's cgroups (the worst cgroup when it has several); only with the PSI collector on */
+export type GroupPressureView = Partial<Record<'cpu' | 'memory' | 'io', StallShare>>;
+
 export interface GroupView {
   name: string;
   labels: Readonly<Record<string, string>>;
@@ -45,6 +54,8 @@ export interface GroupView {
   /** the busiest processes first; all of them, or the first `processLimit` */
   members: ProcessView[];
   threadNames: ThreadNameView[];
+  /** absent unless the PSI collector is on and could read the cgroups */
+  pressure?: GroupPressureView;
 }
 
 export interface GroupsView {
@@ -65,6 +76,8 @@ export interface GroupsViewOptions {
   only?: string;
   /** process_names rule `i` as written */
   describeRule?: (i: number) => string | undefined;
+  /** the group's PSI over the last interval (PsiCollector.groupPressure) */
+  pressure?: ((g: GroupSnapshot) => GroupPressureView | undefined) | undefined;
 }
 
 function rate(value: number, seconds: number): number | null {
@@ -117,8 +130,11 @@ function groupView(g: GroupSnapshot, seconds: number, opts: GroupsViewOptions): 
       cpuSystem: rate(t.lastCycleCpu.system, seconds),
       cpuSecondsTotal: t.cpu.user + t.cpu.system,
     })),
+    ...optional('pressure', opts.pressure?.(g)),
   };
 }
+
+const optional = <K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> => (value === undefined ? {} : { [key]: value } as Record<K, V>);
 
 /** The groups of `cycle`, busiest first (then by name). */
 export function buildGroupsView(cycle: CycleSnapshot, opts: GroupsViewOptions): GroupsView {

@@ -18,6 +18,7 @@ import type { CycleSnapshot, GroupSnapshot, ProcessMember } from '../grouper/sna
 import type { Host } from '../host/host.js';
 import { createLogger, type Logger } from '../log.js';
 import type { Collector } from './collector.js';
+import type { GroupPressureView } from './groups-view.js';
 import { groupLabels } from './group.js';
 
 export const CGROUP_RESOURCES = ['cpu', 'memory', 'io'] as const;
@@ -120,6 +121,10 @@ export class PsiCollector implements Collector {
   private readonly memberCgroups = new Map<string, { path: string | undefined; readAt: number; seenAt: number }>();
   private reading: Reading | undefined;
   private unavailable: string | undefined;
+  /** each cgroup's pressure at the last reading: the start of the next interval */
+  private previous = new Map<string, { timeMs: number; pressure: CgroupPressure }>();
+  /** per group (groupKey), its stall shares over the last interval */
+  private shares = new Map<string, GroupPressureView>();
 
   constructor(options: PsiCollectorOptions) {
     this.options = options;
@@ -193,12 +198,49 @@ export class PsiCollector implements Collector {
       reading = this.read(cycle);
     } catch (err) {
       this.reading = undefined;
+      this.previous.clear();
+      this.shares.clear();
       this.unavailable = err instanceof Error ? err.message : String(err);
       throw err;
     }
     this.unavailable = undefined;
     this.reading = reading;
+    this.shares = this.stallShares(reading);
+    this.previous = new Map(reading.groups.flatMap((g) => g.cgroups.map((c) => [c.path, { timeMs: reading.timeMs, pressure: c.pressure }] as const)));
     this.export(reading);
+  }
+
+  /** The group's PSI over the last interval, for the groups view; undefined when PSI is off or unreadable. */
+  groupPressure(group: Pick<GroupSnapshot, 'name' | 'labels'>): GroupPressureView | undefined {
+    return this.shares.get(groupKey(group));
+  }
+
+  /** per group, the share of the interval since the previous reading stalled, the worst of its cgroups */
+  private stallShares(r: Reading): Map<string, GroupPressureView> {
+    const out = new Map<string, GroupPressureView>();
+    for (const g of r.groups) {
+      const view: GroupPressureView = {};
+      for (const resource of CGROUP_RESOURCES) view[resource] = { some: null, full: null };
+      for (const c of g.cgroups) {
+        const prev = this.previous.get(c.path);
+        const intervalUs = prev ? (r.timeMs - prev.timeMs) * 1000 : 0;
+        if (!prev || intervalUs <= 0) continue;
+        for (const [resource, p] of entries(c.pressure)) {
+          const share = view[resource];
+          if (!share) continue;
+          for (const kind of ['some', 'full'] as const) {
+            const now = p[kind];
+            const then = prev.pressure[resource]?.[kind];
+            if (!now || !then) continue;
+            // a cgroup re-created under the same path starts again from 0: clamp
+            const s = Math.min(1, Math.max(0, (now.totalMicroseconds - then.totalMicroseconds) / intervalUs));
+            share[kind] = Math.max(share[kind] ?? 0, s);
+          }
+        }
+      }
+      out.set(groupKey(g.group), view);
+    }
+    return out;
   }
 
   reset(): void {
@@ -360,6 +402,8 @@ export class PsiCollector implements Collector {
     this.log.warn(msg, { err });
   }
 }
+
+const groupKey = (g: Pick<GroupSnapshot, 'name' | 'labels'>): string => JSON.stringify([g.name, g.labels]);
 
 function kernelPsiOff(file: string, cause?: unknown): ExporterError {
   return new ExporterError('PSI_UNAVAILABLE',

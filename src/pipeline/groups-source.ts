@@ -16,7 +16,7 @@ export function pipelineGroups(current: () => Pipeline, maxAgeMs: number): Group
       let snapshot = pipeline.collection.lastSnapshot;
       if (!snapshot || Date.now() - snapshot.timeMs > maxAgeMs) snapshot = (await pipeline.collection.collect(GROUPS_VIEWER)).snapshot;
       const matcher = pipeline.config?.matcher;
-      return snapshot && buildGroupsView(snapshot, { ...opts, describeRule: (i) => matcher?.describeRule(i) });
+      return snapshot && buildGroupsView(snapshot, { ...opts, describeRule: (i) => matcher?.describeRule(i), pressure: pipeline.psi && ((g) => pipeline.psi?.groupPressure(g)) });
     },
   };
 }

@@ -6,11 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import bcrypt from 'bcryptjs';
+import { CgroupSandbox, cgroup2MountPoint } from '../../helpers/cgroup-sandbox.js';
 import { exporterCommand, freePort, hasCommand, namespaceSkipReason, runInPidNamespace } from '../../helpers/namespace.js';
 import { repoRoot, waitFor } from '../../helpers/exporter-process.js';
 import { makePki } from '../../helpers/pki.js';
@@ -127,5 +128,45 @@ test('top -once -from https://...: reads /api/groups through TLS and basic auth'
   } finally {
     await ns.stop();
     pki.cleanup();
+  }
+});
+
+test('top -once -collector.psi: PSI columns with numbers for a group whose process lives in a real cgroup v2 dir; none without the flag', { timeout: 120_000 }, async (t) => {
+  const base = cgroup2MountPoint();
+  if (typeof base !== 'string') {
+    console.log(`# skipped: ${base.skip}`);
+    return t.skip(base.skip);
+  }
+  const sandbox = new CgroupSandbox();
+  try {
+    const cg = sandbox.makeCgroup(base, `pge-top-psi-${process.pid}`);
+    if (!existsSync(join(cg, 'cpu.pressure'))) {
+      const why = 'the kernel has PSI off (no cpu.pressure in a cgroup2 dir; boot with psi=1)';
+      console.log(`# skipped: ${why}`);
+      return t.skip(why);
+    }
+    sandbox.startIn(cg, namedWorkload('tp-psi'), ['busy']);
+    const top = (args: string[]): Promise<string> =>
+      new Promise((resolve, reject) => {
+        execFile(process.execPath, ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), 'top', '-once', '-procnames', 'tp-psi', ...args], { cwd: repoRoot }, (err, stdout, stderr) =>
+          (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
+      });
+    const withPsi = (await top(['-collector.psi'])).split('\n');
+    const header = withPsi[1] ?? '';
+    const names = ['CPU-SOME%', 'CPU-FULL%', 'MEM-SOME%', 'MEM-FULL%', 'IO-SOME%', 'IO-FULL%'];
+    for (const name of names) assert.ok(header.includes(name), `${name} in\n${withPsi.join('\n')}`);
+    const row = withPsi.find((l) => /^tp-psi /.test(l));
+    assert.ok(row, withPsi.join('\n'));
+    // the last six columns: percentages of the interval, numbers (not '-': the second cycle has a baseline)
+    const cells = row.trim().split(/\s+/).slice(-names.length);
+    for (const cell of cells) {
+      assert.match(cell, /^\d+\.\d$/, row);
+      assert.ok(Number(cell) <= 100, row);
+    }
+    const without = await top([]);
+    assert.match(without, /^tp-psi /m);
+    assert.doesNotMatch(without, /SOME%|FULL%/);
+  } finally {
+    await sandbox.cleanup();
   }
 });
