@@ -13,7 +13,7 @@ import { after, test } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { CgroupSandbox, cgroup2MountPoint } from '../../helpers/cgroup-sandbox.js';
 import { exporterCommand, freePort, hasCommand, namespaceSkipReason, runInPidNamespace } from '../../helpers/namespace.js';
-import { repoRoot, waitFor } from '../../helpers/exporter-process.js';
+import { repoRoot, startExporter, waitFor } from '../../helpers/exporter-process.js';
 import { makePki } from '../../helpers/pki.js';
 import { namedWorkload } from '../../helpers/workload.js';
 
@@ -151,21 +151,33 @@ test('top -once -collector.psi: PSI columns with numbers for a group whose proce
         execFile(process.execPath, ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), 'top', '-once', '-procnames', 'tp-psi', ...args], { cwd: repoRoot }, (err, stdout, stderr) =>
           (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
       });
-    const withPsi = (await top(['-collector.psi'])).split('\n');
-    const header = withPsi[1] ?? '';
     const names = ['CPU-SOME%', 'CPU-FULL%', 'MEM-SOME%', 'MEM-FULL%', 'IO-SOME%', 'IO-FULL%'];
-    for (const name of names) assert.ok(header.includes(name), `${name} in\n${withPsi.join('\n')}`);
-    const row = withPsi.find((l) => /^tp-psi /.test(l));
-    assert.ok(row, withPsi.join('\n'));
-    // the last six columns: percentages of the interval, numbers (not '-': the second cycle has a baseline)
-    const cells = row.trim().split(/\s+/).slice(-names.length);
-    for (const cell of cells) {
-      assert.match(cell, /^\d+\.\d$/, row);
-      assert.ok(Number(cell) <= 100, row);
-    }
+    /** the PSI cells of the tp-psi row, asserted present; numbers only once there is a baseline */
+    const psiCells = (out: string): string[] => {
+      const lines = out.split('\n');
+      for (const name of names) assert.ok((lines[1] ?? '').includes(name), `${name} in\n${out}`);
+      const row = lines.find((l) => /^tp-psi /.test(l));
+      assert.ok(row, out);
+      return row.trim().split(/\s+/).slice(-names.length);
+    };
+    const numeric = (cells: string[]): boolean => cells.every((c) => /^\d+\.\d$/.test(c) && Number(c) <= 100);
+    // locally -once runs two cycles: the second has the first as its baseline
+    const local = psiCells(await top(['-collector.psi']));
+    assert.ok(numeric(local), local.join(' '));
     const without = await top([]);
     assert.match(without, /^tp-psi /m);
     assert.doesNotMatch(without, /SOME%|FULL%/);
+    // -from: the exporter's /api/groups carries the same; numbers from its second cycle on
+    const exporter = await startExporter(['-collector.psi', '-procnames', 'tp-psi', '-collect.min-interval', '1s']);
+    try {
+      const remote = await waitFor('numeric PSI from /api/groups', async () => {
+        const cells = psiCells(await top(['-from', exporter.url]));
+        return numeric(cells) ? cells : undefined;
+      }, 60_000);
+      assert.equal(remote.length, names.length);
+    } finally {
+      await exporter.stop();
+    }
   } finally {
     await sandbox.cleanup();
   }
