@@ -370,3 +370,29 @@ test('ratios keep the kernel\'s precision (two decimals of percent) without floa
   assert.equal(await ratio('300s'), 1);
   assert.equal(psi.report().groups?.[0]?.cgroups['/a']?.cpu?.some?.avg10, 0.9773);
 });
+
+test('groupPressure: share of the interval stalled from the growth of total=, the worst cgroup of the group; null before a baseline', (t) => {
+  const { host, psi } = setup(t);
+  host.cgroup('/one', 1_000_000, 1_000_000);
+  host.cgroup('/two', 5_000_000);
+  host.process(100, '/one');
+  host.process(101, '/two');
+  const groups = [{ name: 'a', labels: { env: 'x' }, members: [{ pid: 100 }, { pid: 101 }] }];
+  psi.update({ ...psiSnapshot(1, groups), timeMs: 10_000 });
+  assert.deepEqual(psi.groupPressure({ name: 'a', labels: { env: 'x' } }), {
+    cpu: { some: null, full: null }, memory: { some: null, full: null }, io: { some: null, full: null },
+  });
+  // 2 s later: /one waited 0.5 s (25%) and stalled 0.2 s (10%), /two waited 1 s (50%) and has no full line
+  host.cgroup('/one', 1_500_000, 1_200_000);
+  host.cgroup('/two', 6_000_000);
+  psi.update({ ...psiSnapshot(2, groups), timeMs: 12_000 });
+  assert.deepEqual(psi.groupPressure({ name: 'a', labels: { env: 'x' } }), {
+    cpu: { some: 0.5, full: 0.1 }, memory: { some: 0, full: 0 }, io: { some: 0, full: 0 },
+  });
+  assert.equal(psi.groupPressure({ name: 'a', labels: { env: 'y' } }), undefined, 'another label set is another group');
+  // a cgroup re-created under the same path restarts its totals: clamped to 0, not negative
+  host.cgroup('/one', 100, 100);
+  host.cgroup('/two', 100);
+  psi.update({ ...psiSnapshot(3, groups), timeMs: 14_000 });
+  assert.deepEqual(psi.groupPressure({ name: 'a', labels: { env: 'x' } })?.cpu, { some: 0, full: 0 });
+});
