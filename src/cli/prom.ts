@@ -5,13 +5,12 @@
  * `prom delete` are `deploy`/`delete --platform openshift`. Flag parsing and output only.
  */
 import { parseArgs } from 'node:util';
-import { ExporterError } from '../errors.js';
 import { parsePrometheusUrl } from '../report/prometheus-client.js';
 import { PROM_OUTPUTS, PROM_WRITERS, promTable, type PromOrder, type PromOutput } from '../report/prom-shape.js';
 import { SOURCE_NAMES, STATS, type SourceName, type Stat } from '../report/query.js';
 import { parseDuration, parseInstantUtc } from '../report/time.js';
 import { runKubeAction } from './deploy.js';
-import { DEFAULT_EXPORTER_NAME, runReportCommand, type ConnectionFlags } from './report.js';
+import { DEFAULT_EXPORTER_NAME, flagError, oneOf, runReportCommand, type ConnectionFlags } from './report.js';
 
 const USAGE = `usage: prom metrics -h HOST -t TOKEN [flags]
        prom deploy [deploy flags]    (procgroup-exporter deploy --platform openshift)
@@ -56,15 +55,6 @@ export interface PromMetricsCommand extends ConnectionFlags {
   skipNamespaces: string[];
   exporterName: string;
   sortBy: Stat;
-}
-
-function flagError(message: string): ExporterError {
-  return new ExporterError('FLAG_INVALID', message);
-}
-
-function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
-  if ((allowed as readonly string[]).includes(value)) return value as T;
-  throw flagError(`${flag} ${JSON.stringify(value)}: must be one of ${allowed.join(', ')}`);
 }
 
 /** The last of a click-style on/off pair given on the command line wins, as in click. */

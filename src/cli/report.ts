@@ -57,13 +57,15 @@ export interface ReportCommand {
   report: ReportOptions;
 }
 
-function flagError(message: string): ExporterError {
+/** A bad command-line value (report and prom). */
+export function flagError(message: string): ExporterError {
   return new ExporterError('FLAG_INVALID', message);
 }
 
-function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+/** `value` when it is one of `allowed`, else a flag error naming `flag` as written (e.g. `--output`). */
+export function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
   if ((allowed as readonly string[]).includes(value)) return value as T;
-  throw flagError(`--${flag} ${JSON.stringify(value)}: must be one of ${allowed.join(', ')}`);
+  throw flagError(`${flag} ${JSON.stringify(value)}: must be one of ${allowed.join(', ')}`);
 }
 
 /** A Kubernetes namespace name (RFC 1123 label). */
@@ -132,7 +134,7 @@ export function parseReportFlags(argv: string[], now: Date): ReportCommand | und
   for (const ns of skipNamespaces) {
     if (!NAMESPACE_RE.test(ns)) throw flagError(`--skip-namespace ${JSON.stringify(ns)}: not a namespace name`);
   }
-  const source = oneOf<SourceName | 'all'>('source', values.source, [...SOURCE_NAMES, 'all']);
+  const source = oneOf<SourceName | 'all'>('--source', values.source, [...SOURCE_NAMES, 'all']);
   return {
     url,
     token: values.token,
@@ -141,13 +143,13 @@ export function parseReportFlags(argv: string[], now: Date): ReportCommand | und
     caFile: values['ca-file'],
     insecure: values.insecure,
     timeoutMs,
-    output: oneOf('output', values.output, OUTPUT_FORMATS),
+    output: oneOf('--output', values.output, OUTPUT_FORMATS),
     report: {
       at,
       window: { range: values.range, step: values.step },
       sources: source === 'all' ? SOURCE_NAMES : [source],
       exclusions: { exporterName: values['exporter-name'], skipNamespaces: [...new Set(skipNamespaces)] },
-      sortBy: oneOf<Stat>('sort-by', values['sort-by'], STATS),
+      sortBy: oneOf<Stat>('--sort-by', values['sort-by'], STATS),
     },
   };
 }
