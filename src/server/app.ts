@@ -1,3 +1,5 @@
+import { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
@@ -76,6 +78,16 @@ class RenderedBodies {
   }
 }
 
+/**
+ * Closes a connection with a TCP reset. Under TLS the reset goes to the TCP socket the TLS
+ * socket wraps (Node keeps it as `_parent`; without it, a plain close).
+ */
+function resetConnection(socket: Socket): void {
+  const tcp = socket instanceof TLSSocket ? (socket as TLSSocket & { _parent?: unknown })._parent : socket;
+  if (tcp instanceof Socket) tcp.resetAndDestroy();
+  else socket.destroy();
+}
+
 /** Rejects with CollectTimeout after `ms`; the timer never keeps the process alive. */
 function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -146,9 +158,11 @@ export function createApp(opts: AppOptions): Koa {
     ctx.vary('Accept-Encoding');
     if (gzipped) ctx.set('Content-Encoding', 'gzip');
     ctx.body = await bodies.get(exposition, openMetrics, gzipped);
-    // a client reading slower than this holds a request slot and socket buffers: cut it off
+    // a client reading slower than this holds a request slot and socket buffers: cut it off with
+    // a reset, so the kernel drops the unsent answer at once (a plain close leaves an orphaned
+    // socket that keeps up to a few MB queued, charged to our cgroup, for as long as the client reads)
     const socket = ctx.req.socket;
-    const timer = setTimeout(() => socket.destroy(), writeTimeoutMs);
+    const timer = setTimeout(() => resetConnection(socket), writeTimeoutMs);
     timer.unref();
     ctx.res.once('close', () => clearTimeout(timer));
   });
