@@ -12,20 +12,24 @@
  * logged once, exported as procgroup_exporter_perf_event_supported{event} 0 and skipped. The fds
  * stay within perf.max_fds (and the process's open-file limit): a group that does not fit is skipped
  * whole rather than counted in part, and counted again once it fits.
+ *
+ * Which scope each group gets, what is opened and closed, and which groups are skipped is decided in
+ * src/perf/policy.ts; this file probes the machine, applies those decisions through the counter
+ * scopes, and renders the series.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { parseContainerCgroup } from '../cgroup/container-id.js';
-import { resolveCgroup, type Cgroup2Mount } from '../cgroup/mountinfo.js';
+import type { Cgroup2Mount } from '../cgroup/mountinfo.js';
 import { ExporterError, isProcessGone } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import type { CycleSnapshot, GroupSnapshot, ProcessMember } from '../grouper/snapshot.js';
 import { PerfType, encodeAttr, COUNTING_READ_FORMAT, type PerfEventAttr } from '../perf/attr.js';
-import { CgroupScope, chooseCgroups, readOnlineCpus, type CgroupTarget } from '../perf/cgroup-scope.js';
+import { CgroupScope, readOnlineCpus, type CgroupTarget } from '../perf/cgroup-scope.js';
 import { DeltaSums, FdBudget, isFdLimit, openableEvents } from '../perf/counter-set.js';
 import { DEFAULT_EVENTS, type PerfEventSpec } from '../perf/events.js';
 import { resolveEvents, type PerfInherit, type PerfOptions } from '../perf/options.js';
-import { PerfError, closeFd, perfEventOpen } from '../perf/syscall.js';
-import { TaskScope, identityKey, type TaskMember } from '../perf/task-scope.js';
+import { PerfPolicy, type PolicyCapabilities, type PolicyGroup, type ScopeNotice } from '../perf/policy.js';
+import { PERF_SYSCALLS, PerfError, type PerfSyscalls } from '../perf/syscall.js';
+import { TaskScope, identityKey } from '../perf/task-scope.js';
 import type { Host } from '../host/host.js';
 import type { Collector } from './collector.js';
 
@@ -36,6 +40,8 @@ export interface PerfCollectorOptions extends PerfOptions {
   groupLabelNames?: readonly string[] | undefined;
   /** problems are logged once each; default: warnings to stderr */
   log?: Logger | undefined;
+  /** perf_event_open, read and close; default: the kernel's (the unit test counts without them) */
+  syscalls?: PerfSyscalls | undefined;
 }
 
 interface GroupAccumulator {
@@ -69,8 +75,6 @@ interface Capabilities {
   tasksVisible: boolean;
 }
 
-type GroupScope = { kind: 'task' } | { kind: 'none' } | { kind: 'cgroup'; targets: CgroupTarget[] };
-
 /** fds left for everything else the exporter opens (sockets, /proc files) below RLIMIT_NOFILE */
 const FD_RESERVE = 256;
 
@@ -83,17 +87,14 @@ export class PerfCollector implements Collector {
   private readonly log: Logger;
   private readonly logged = new Set<string>();
   private readonly budget: FdBudget;
+  private readonly syscalls: PerfSyscalls;
+  private readonly policy: PerfPolicy;
   private registry: Registry | undefined;
   private metrics: Metrics | undefined;
   private caps: Capabilities | undefined;
   private unavailable: ExporterError | undefined;
   private readonly supported = new Map<string, boolean>();
   private readonly groups = new Map<string, GroupAccumulator>();
-  private readonly skipped = new Set<string>();
-  /** cycles each group has been skipped in (kept here so the exported counter survives reset()) */
-  private readonly skipCycles = new Map<string, { labels: Record<string, string>; cycles: number }>();
-  /** identities whose counters could not be opened (not for lack of fds): not retried */
-  private readonly failed = new Set<string>();
   /** cgroup v2 path of members the snapshot has none for, read once per identity */
   private readonly memberCgroups = new Map<string, string | undefined>();
 
@@ -104,6 +105,8 @@ export class PerfCollector implements Collector {
     this.host = options.host;
     this.log = options.log ?? createLogger({ level: 'warn' });
     this.budget = new FdBudget(effectiveMaxFds(options.maxFds, this.host, this.log));
+    this.syscalls = options.syscalls ?? PERF_SYSCALLS;
+    this.policy = new PerfPolicy({ scope: options.scope });
   }
 
   /** perf fds open now */
@@ -156,19 +159,9 @@ export class PerfCollector implements Collector {
     if (!this.options.enabled) return;
     const caps = this.start();
     const active = new Map<string, GroupSnapshot>(cycle.groups.map((g) => [g.key, g]));
-    const scopes = this.classify(cycle, caps);
-
-    const current = new Map<string, TaskMember>();
-    const wanted = new Map<string, CgroupTarget>();
-    for (const g of cycle.groups) {
-      if (this.skipped.has(g.key)) continue;
-      const scope = scopes.get(g.key);
-      if (scope?.kind === 'task') {
-        for (const m of g.members) current.set(identityKey(m.pid, m.startTime), { pid: m.pid, startTime: m.startTime, groupKey: g.key });
-      } else if (scope?.kind === 'cgroup') {
-        for (const t of scope.targets) wanted.set(t.path, t);
-      }
-    }
+    const capabilities = policyCapabilities(caps);
+    const plan = this.policy.plan(this.policyGroups(cycle, capabilities), capabilities);
+    for (const notice of plan.notices) this.warnOnce(`shared:${notice.groupKey}`, sharedMessage(notice));
 
     const cycleTimes = new Map<string, { enabled: number; running: number }>();
     const sink = (groupKey: string, d: DeltaSums): void => {
@@ -180,36 +173,50 @@ export class PerfCollector implements Collector {
       t.running += d.running;
       cycleTimes.set(groupKey, t);
     };
-    caps.task.read(current, sink);
-    caps.cgroup?.read(wanted, sink);
+    caps.task.read(plan.keepTasks, sink);
+    caps.cgroup?.read(plan.keepCgroups, sink);
     for (const [key, t] of cycleTimes) {
       const acc = this.groups.get(key);
       if (acc && t.enabled > 0) acc.ratio = Math.min(1, t.running / t.enabled);
     }
 
-    // groups already counted first, then new ones, then skipped ones: a newcomer never pushes out a counted group
-    const rank = (key: string): number => (this.skipped.has(key) ? 2 : this.groups.has(key) ? 0 : 1);
-    const order = [...cycle.groups].sort((a, b) => rank(a.key) - rank(b.key));
-    for (const g of order) {
-      const scope = scopes.get(g.key);
-      if (!scope || scope.kind === 'none') continue;
-      this.openGroup(g, scope, caps);
+    const steps = this.policy.opens(plan, {
+      hasTask: (id) => caps.task.has(id),
+      hasCgroup: (p, key) => caps.cgroup?.has(p, key) === true,
+    });
+    for (const step of steps) {
+      // cgroup scope went off while an earlier group's cgroup was opened: the group waits for the next cycle
+      if (step.cgroups.length > 0 && !caps.cgroup) continue;
+      const g = active.get(step.groupKey) as GroupSnapshot;
+      const admission = this.policy.admit(step, this.budget);
+      if (!admission.open) {
+        this.skip(g, caps, admission.reason);
+        continue;
+      }
+      if (!this.groups.has(g.key)) {
+        this.groups.set(g.key, { name: g.name, labels: this.labelsOf(g), totals: new Float64Array(caps.events.length), ratio: 1 });
+      }
+      try {
+        for (const m of step.tasks) this.openMember(m, g.key, caps);
+        for (const t of step.cgroups) this.openCgroup(t, caps);
+      } catch (err) {
+        if (!isFdLimit(err)) throw err;
+        this.policy.skip(g.key);
+        this.skip(g, caps, (err as Error).message);
+        continue;
+      }
+      if (this.policy.opened(g.key)) {
+        this.log.info('perf: group fits in the fd budget again and is counted', { group: g.name });
+        this.logged.delete(`skip:${g.key}`);
+      }
     }
 
+    this.policy.endCycle(cycle.groups);
     for (const key of [...this.groups.keys()]) if (!active.has(key)) this.groups.delete(key);
-    for (const key of [...this.skipped]) if (!active.has(key)) this.skipped.delete(key);
-    for (const key of this.skipped) {
-      const g = active.get(key);
-      const entry = this.skipCycles.get(key) ?? { labels: g ? this.labelsOf(g) : { groupname: key }, cycles: 0 };
-      entry.cycles++;
-      this.skipCycles.set(key, entry);
-    }
-    for (const key of [...this.skipCycles.keys()]) if (!active.has(key)) this.skipCycles.delete(key);
     const members = new Set<string>();
     for (const g of cycle.groups) for (const m of g.members) members.add(identityKey(m.pid, m.startTime));
-    for (const id of [...this.failed]) if (!members.has(id)) this.failed.delete(id);
     for (const id of [...this.memberCgroups.keys()]) if (!members.has(id)) this.memberCgroups.delete(id);
-    this.export();
+    this.export(active);
   }
 
   /** Drops the group series; procgroup_exporter_perf_event_supported stays: it tells why the collector fails. */
@@ -274,14 +281,18 @@ export class PerfCollector implements Collector {
         this.metrics.events.set(spec, new Counter({ name: spec.metric, help: spec.help, labelNames: ['groupname', ...this.groupLabelNames], registers: [this.registry] }));
       }
     }
-    const task = new TaskScope({ tasks: this.host, events: openableEvents(events, taskFlags), inherit, budget: this.budget });
+    const task = new TaskScope({ tasks: this.host, events: openableEvents(events, taskFlags), inherit, budget: this.budget, syscalls: this.syscalls });
     let cgroup: CgroupScope | undefined;
     let cgroupMount: Cgroup2Mount | undefined;
     if (this.options.scope !== 'task') {
       try {
         cgroupMount = this.host.cgroup2Mount();
         cgroup = new CgroupScope({
-          events: openableEvents(events, { excludeHv: true }), cpus: readOnlineCpus(), budget: this.budget, openDirectory: (dir) => this.host.openCgroupDirectory(dir),
+          events: openableEvents(events, { excludeHv: true }),
+          cpus: readOnlineCpus(),
+          budget: this.budget,
+          syscalls: this.syscalls,
+          openDirectory: (dir) => this.host.openCgroupDirectory(dir),
         });
       } catch (err) {
         cgroupMount = undefined;
@@ -319,7 +330,7 @@ export class PerfCollector implements Collector {
   private accepts(attr: Buffer, eventName?: string): boolean {
     let fd: number;
     try {
-      fd = perfEventOpen(attr, 0, -1, -1, 0);
+      fd = this.syscalls.open(attr, 0, -1, -1, 0);
     } catch (err) {
       if (err instanceof ExporterError && err.code === 'PERF_EVENT_UNSUPPORTED') {
         if (eventName !== undefined) {
@@ -342,45 +353,18 @@ export class PerfCollector implements Collector {
       }
       throw err;
     }
-    closeFd(fd);
+    this.syscalls.close(fd);
     return true;
   }
 
-  private classify(cycle: CycleSnapshot, caps: Capabilities): Map<string, GroupScope> {
-    const out = new Map<string, GroupScope>();
-    const scope = this.options.scope;
-    const mount = caps.cgroupMount;
-    const fallback = scope !== 'cgroup' && caps.tasksVisible ? 'task' : 'none';
-    if (scope === 'task' || !mount || !caps.cgroup) {
-      for (const g of cycle.groups) out.set(g.key, { kind: fallback });
-      return out;
-    }
-    const choices = chooseCgroups(
-      cycle.groups.map((g) => ({ key: g.key, paths: g.members.map((m) => this.cgroupOf(m)) })),
-      (p) => parseContainerCgroup(p) !== undefined,
-    );
-    for (const g of cycle.groups) {
-      const choice = choices.get(g.key);
-      if (!choice || choice.kind === 'not-container') {
-        out.set(g.key, { kind: fallback });
-        continue;
-      }
-      const targets = choice.kind === 'cgroups'
-        ? choice.paths.flatMap((p) => {
-          const resolved = resolveCgroup(mount, p);
-          return resolved ? [{ path: resolved.path, directory: resolved.directory, groupKey: g.key }] : [];
-        })
-        : [];
-      if (choice.kind === 'shared' || targets.length !== choice.paths.length) {
-        this.warnOnce(`shared:${g.key}`, `perf: group ${g.name}: ${choice.kind === 'shared'
-          ? 'its container cgroups also hold processes of other groups'
-          : 'its container cgroups are not visible under the cgroup2 mount'}, so it is ${fallback === 'task' ? 'counted per process' : 'not counted'}`);
-        out.set(g.key, { kind: fallback });
-        continue;
-      }
-      out.set(g.key, { kind: 'cgroup', targets });
-    }
-    return out;
+  /** The snapshot's groups, with each member's cgroup path read where the snapshot has none and the policy needs it. */
+  private policyGroups(cycle: CycleSnapshot, capabilities: PolicyCapabilities): ReadonlyArray<PolicyGroup<ProcessMember>> {
+    if (!this.policy.wantsCgroups(capabilities)) return cycle.groups;
+    return cycle.groups.map((g) => ({
+      key: g.key,
+      name: g.name,
+      members: g.members.map((m) => (m.cgroupPath !== undefined ? m : { ...m, cgroupPath: this.cgroupOf(m) })),
+    }));
   }
 
   private cgroupOf(m: ProcessMember): string | undefined {
@@ -395,45 +379,6 @@ export class PerfCollector implements Collector {
     }
     this.memberCgroups.set(id, p);
     return p;
-  }
-
-  /** Opens what the group lacks, or skips the whole group when it does not fit in the fd budget. */
-  private openGroup(g: GroupSnapshot, scope: Exclude<GroupScope, { kind: 'none' }>, caps: Capabilities): void {
-    const nEvents = caps.events.length;
-    const newMembers = scope.kind === 'task'
-      ? g.members.filter((m) => {
-        const id = identityKey(m.pid, m.startTime);
-        return !caps.task.has(id) && !this.failed.has(id);
-      })
-      : [];
-    const newCgroups = scope.kind === 'cgroup' && caps.cgroup ? scope.targets.filter((t) => !caps.cgroup?.has(t.path, g.key)) : [];
-    const wasSkipped = this.skipped.has(g.key);
-    if (newMembers.length === 0 && newCgroups.length === 0) {
-      if (wasSkipped && g.members.length === 0) this.skipped.delete(g.key);
-      return;
-    }
-    // an upper bound: in tree mode covered members need none
-    const need = newMembers.reduce((n, m) => n + Math.max(1, m.numThreads) * nEvents, 0) + newCgroups.length * (caps.cgroup?.fdsPerCgroup ?? 0);
-    if (need > this.budget.available) {
-      this.skip(g, caps, `needs ${need} more fds, ${this.budget.available} of ${this.budget.limit} free`);
-      return;
-    }
-    if (!this.groups.has(g.key)) {
-      this.groups.set(g.key, { name: g.name, labels: this.labelsOf(g), totals: new Float64Array(nEvents), ratio: 1 });
-    }
-    try {
-      for (const m of newMembers) this.openMember(m, g.key, caps);
-      for (const t of newCgroups) this.openCgroup(t, caps);
-    } catch (err) {
-      if (!isFdLimit(err)) throw err;
-      this.skip(g, caps, (err as Error).message);
-      return;
-    }
-    if (wasSkipped) {
-      this.skipped.delete(g.key);
-      this.log.info('perf: group fits in the fd budget again and is counted', { group: g.name });
-      this.logged.delete(`skip:${g.key}`);
-    }
   }
 
   private openMember(m: ProcessMember, groupKey: string, caps: Capabilities): void {
@@ -465,15 +410,15 @@ export class PerfCollector implements Collector {
 
   private openFailed(id: string, what: string, err: unknown): void {
     const code = err instanceof ExporterError ? err.code : 'UNKNOWN';
-    this.failed.add(id);
+    this.policy.openFailed(id);
     this.metrics?.openErrors.inc({ code });
     this.warnOnce(`open:${code}`, `perf: cannot count ${what} (further ${code} errors are only counted in procgroup_exporter_perf_open_errors_total)`, { err });
   }
 
+  /** Closes a group the policy skipped. */
   private skip(g: GroupSnapshot, caps: Capabilities, why: string): void {
     caps.task.closeGroup(g.key);
     caps.cgroup?.closeGroup(g.key);
-    this.skipped.add(g.key);
     this.warnOnce(`skip:${g.key}`, `perf: group ${g.name} skipped until its counters fit in perf.max_fds: ${why}`);
   }
 
@@ -489,7 +434,7 @@ export class PerfCollector implements Collector {
     for (const spec of this.requested) m.supported.set({ event: spec.name }, this.supported.get(spec.name) === true ? 1 : 0);
   }
 
-  private export(): void {
+  private export(active: ReadonlyMap<string, GroupSnapshot>): void {
     const m = this.metrics;
     const caps = this.caps;
     if (!m || !caps) return;
@@ -497,14 +442,17 @@ export class PerfCollector implements Collector {
     m.ratio.reset();
     m.skipped.reset();
     for (const [key, acc] of this.groups) {
-      if (this.skipped.has(key)) continue;
+      if (this.policy.isSkipped(key)) continue;
       caps.events.forEach((spec, i) => {
         const total = acc.totals[i] ?? 0;
         m.events.get(spec)?.inc(acc.labels, spec.nanoseconds ? total / 1e9 : total);
       });
       m.ratio.set(acc.labels, acc.ratio);
     }
-    for (const { labels, cycles } of this.skipCycles.values()) m.skipped.inc(labels, cycles);
+    for (const [key, cycles] of this.policy.skipCounts) {
+      const g = active.get(key);
+      if (g) m.skipped.inc(this.labelsOf(g), cycles);
+    }
     m.openFds.set(this.budget.used);
     m.maxFds.set(this.budget.limit);
     this.exportSupported();
@@ -515,6 +463,20 @@ export class PerfCollector implements Collector {
     this.logged.add(key);
     this.log.warn(msg, fields);
   }
+}
+
+function policyCapabilities(caps: Capabilities): PolicyCapabilities {
+  return {
+    events: caps.events.length,
+    tasksVisible: caps.tasksVisible,
+    cgroup: caps.cgroup && caps.cgroupMount ? { mount: caps.cgroupMount, fdsPerCgroup: caps.cgroup.fdsPerCgroup } : undefined,
+  };
+}
+
+function sharedMessage(n: ScopeNotice): string {
+  return `perf: group ${n.groupName}: ${n.reason === 'shared'
+    ? 'its container cgroups also hold processes of other groups'
+    : 'its container cgroups are not visible under the cgroup2 mount'}, so it is ${n.fallback === 'task' ? 'counted per process' : 'not counted'}`;
 }
 
 function taskClockAttr(flags: PerfEventAttr['flags']): Buffer {

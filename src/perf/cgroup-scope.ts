@@ -7,6 +7,7 @@
 import { closeSync, readFileSync } from 'node:fs';
 import { isProcessGone } from '../errors.js';
 import { CGROUP_OPEN_FLAGS, CounterSet, DeltaSums, type FdBudget, type OpenableEvent } from './counter-set.js';
+import type { PerfSyscalls } from './syscall.js';
 
 /*
  * /sys/devices/system/cpu/online, one line of ranges (cpu-list format, Documentation/admin-guide/cputopology.rst):
@@ -47,6 +48,7 @@ export interface CgroupScopeOptions {
   events: readonly OpenableEvent[];
   cpus: readonly number[];
   budget: FdBudget;
+  syscalls: PerfSyscalls;
   /** an fd of the cgroup's directory (the host layer opens it); throws ENOENT when the cgroup is gone */
   openDirectory(directory: string): number;
 }
@@ -91,7 +93,7 @@ export class CgroupScope {
       if (isProcessGone(err)) return 'gone';
       throw err;
     }
-    const set = new CounterSet(this.options.budget);
+    const set = new CounterSet(this.options.budget, this.options.syscalls);
     try {
       const { events, cpus } = this.options;
       for (const cpu of cpus) {

@@ -5,7 +5,7 @@
 import { ExporterError } from '../errors.js';
 import { COUNTING_READ_FORMAT, COUNTING_READ_SIZE, encodeAttr, type PerfEventAttr } from './attr.js';
 import type { PerfEventSpec } from './events.js';
-import { PerfError, PerfFlag, closeFd, perfEventOpen, readCounter } from './syscall.js';
+import { PerfError, PerfFlag, type PerfSyscalls } from './syscall.js';
 
 /** An event ready to open: its spec and its encoded perf_event_attr. */
 export interface OpenableEvent {
@@ -91,14 +91,16 @@ export function scaledDelta(value: bigint, enabled: bigint, running: bigint): nu
  */
 export class CounterSet {
   private readonly budget: FdBudget;
+  private readonly syscalls: PerfSyscalls;
   private readonly fds: number[] = [];
   private readonly eventOf: number[] = [];
   /** value, enabled, running per fd */
   private readonly last: bigint[] = [];
   private closed = false;
 
-  constructor(budget: FdBudget) {
+  constructor(budget: FdBudget, syscalls: PerfSyscalls) {
     this.budget = budget;
+    this.syscalls = syscalls;
   }
 
   get size(): number {
@@ -110,7 +112,7 @@ export class CounterSet {
     this.budget.take();
     let fd: number;
     try {
-      fd = perfEventOpen(event.attr, pid, cpu, -1, flags);
+      fd = this.syscalls.open(event.attr, pid, cpu, -1, flags);
     } catch (err) {
       this.budget.release(1);
       throw err;
@@ -123,7 +125,7 @@ export class CounterSet {
   /** Adds the deltas since the last read into `into`. */
   readInto(into: DeltaSums): void {
     for (let i = 0; i < this.fds.length; i++) {
-      const r = readCounter(this.fds[i] as number, scratch);
+      const r = this.syscalls.read(this.fds[i] as number, scratch);
       const j = i * 3;
       const value = r.value - (this.last[j] as bigint);
       const enabled = r.enabled - (this.last[j + 1] as bigint);
@@ -146,7 +148,7 @@ export class CounterSet {
     let failure: unknown;
     for (const fd of this.fds) {
       try {
-        closeFd(fd);
+        this.syscalls.close(fd);
       } catch (err) {
         failure ??= err;
       }

@@ -160,3 +160,16 @@ export function closeFd(fd: number): void {
   const b = bind();
   if (b.close(fd) < 0) throw new PerfError('PERF_UNAVAILABLE', 'close', lastErrno(b), `fd ${fd}`);
 }
+
+/**
+ * The calls counting makes: open, read and close a counter. The perf collector and its counter sets
+ * take them as an object so the collector's unit test can count without perf_event_open or root.
+ */
+export interface PerfSyscalls {
+  /** perfEventOpen: throws what it throws */
+  open(attr: Buffer, pid: number, cpu: number, groupFd: number, flags: number): number;
+  read(fd: number, scratch: Buffer): CounterReading;
+  close(fd: number): void;
+}
+
+export const PERF_SYSCALLS: PerfSyscalls = { open: perfEventOpen, read: readCounter, close: closeFd };

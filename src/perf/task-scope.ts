@@ -28,6 +28,7 @@
 import { isProcessGone } from '../errors.js';
 import { CounterSet, DeltaSums, TASK_OPEN_FLAGS, type FdBudget, type OpenableEvent } from './counter-set.js';
 import type { PerfInherit } from './options.js';
+import type { PerfSyscalls } from './syscall.js';
 
 export interface TaskMember {
   pid: number;
@@ -86,6 +87,7 @@ export interface TaskScopeOptions {
   events: readonly OpenableEvent[];
   inherit: PerfInherit;
   budget: FdBudget;
+  syscalls: PerfSyscalls;
 }
 
 export class TaskScope {
@@ -191,7 +193,7 @@ export class TaskScope {
       return 'covered';
     }
 
-    const set = new CounterSet(this.options.budget);
+    const set = new CounterSet(this.options.budget, this.options.syscalls);
     const childrenBefore = new Set<number>();
     try {
       for (const tid of tasks.taskThreads(member.pid)) {
