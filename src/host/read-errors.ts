@@ -1,6 +1,9 @@
 import { ParseError, ProcReadError } from '../errors.js';
 import { NetlinkError } from '../taskstats/netlink-socket.js';
 
+/** open(2) errnos that say the exporter (EMFILE) or the system (ENFILE) has no descriptor left */
+const EXPORTER_OUT_OF_FDS = new Set(['EMFILE', 'ENFILE']);
+
 /**
  * Files of processes that could not be read in one cycle, as data: counts by file kind ("stat",
  * "io", "task_status", ...) and errno ("EACCES", or "parse" for a malformed file). A process that
@@ -20,7 +23,12 @@ export class ReadErrors {
    */
   count(kind: 'procRead' | 'partial', file: string, err: unknown): boolean {
     let errno: string;
-    if (err instanceof ProcReadError) errno = err.errno;
+    if (err instanceof ProcReadError) {
+      // the exporter, not the process, is out of descriptors: the cycle fails (shown in that
+      // scrape and in /health) instead of serving every process it could not open as gone
+      if (EXPORTER_OUT_OF_FDS.has(err.errno)) return false;
+      errno = err.errno;
+    }
     else if (err instanceof ParseError) errno = 'parse';
     else if (err instanceof NetlinkError) errno = err.errno;
     else return false;

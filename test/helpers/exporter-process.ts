@@ -6,7 +6,7 @@ export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..'
 
 export interface ExporterProcess {
   child: ChildProcess;
-  /** pid of the exporter itself (not of a setpriv wrapper: setpriv execs it) */
+  /** pid of the exporter itself (not of a setpriv or prlimit wrapper: both exec it) */
   pid: number;
   port: number;
   url: string;
@@ -20,11 +20,13 @@ export interface ExporterProcess {
 /**
  * `serve` as a real child process on a free port; resolves once it listens. `asNobody`: as uid
  * 65534 without capabilities, or with just `capabilities` (setpriv names, e.g. 'sys_ptrace').
+ * `maxOpenFiles`: RLIMIT_NOFILE (soft and hard) set by prlimit, which execs the exporter.
  */
-export async function startExporter(args: readonly string[], opts: { asNobody?: boolean; capabilities?: readonly string[] } = {}): Promise<ExporterProcess> {
+export async function startExporter(args: readonly string[], opts: { asNobody?: boolean; capabilities?: readonly string[]; maxOpenFiles?: number } = {}): Promise<ExporterProcess> {
   const node = [process.execPath, '--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), 'serve', '-web.listen-address', '127.0.0.1:0', ...args];
   const caps = ['-all', ...(opts.capabilities ?? []).map((c) => `+${c}`)].join(',');
-  const [cmd, ...argv] = opts.asNobody ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', `--inh-caps=${caps}`, `--ambient-caps=${caps}`, ...node] : node;
+  const asUser = opts.asNobody ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', `--inh-caps=${caps}`, `--ambient-caps=${caps}`, ...node] : node;
+  const [cmd, ...argv] = opts.maxOpenFiles === undefined ? asUser : ['prlimit', `--nofile=${opts.maxOpenFiles}:${opts.maxOpenFiles}`, '--', ...asUser];
   const child = spawn(cmd as string, argv, { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr?.setEncoding('utf8');

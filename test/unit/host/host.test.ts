@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { test } from 'node:test';
+import { ProcReadError } from '../../../src/errors.js';
 import { Host } from '../../../src/host/host.js';
 import { copyProc } from '../../helpers/proc-copy.js';
 import { namedWorkload, sleep } from '../../helpers/workload.js';
@@ -57,4 +58,35 @@ test('readWchan of a process and of its threads; undefined once gone', async () 
   await new Promise((resolve) => child.once('exit', resolve));
   assert.equal(host.readWchan(host.process(pid)), undefined);
   assert.equal(host.errors.partial, 0);
+});
+
+test('no descriptor left (a real EMFILE) fails the read: never "process gone", never a counted per-process error', () => {
+  const host = new Host({ procfsRoot: '/proc', containerNames: false });
+  host.beginCycle();
+  const self = host.process(process.pid);
+  const [, soft, hard] = /^Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8')) ?? [];
+  const limit = (v: string | undefined) => (v === 'unlimited' ? 'unlimited' : String(v));
+  // our own soft limit a little above what is open, then that table filled
+  execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${readdirSync('/proc/self/fd').length + 16}:${limit(hard)}`]);
+  const fillers: number[] = [];
+  const emfile = (err: unknown) => err instanceof ProcReadError && err.errno === 'EMFILE';
+  try {
+    for (;;) {
+      try {
+        fillers.push(openSync('/dev/null', 'r'));
+      } catch (err) {
+        if ((err as { code?: unknown }).code === 'EMFILE') break;
+        throw err;
+      }
+    }
+    assert.throws(() => host.readStat(self.statPath), emfile);
+    assert.throws(() => host.readLimits(self), emfile);
+    assert.throws(() => host.listThreads(self), emfile);
+  } finally {
+    for (const fd of fillers) closeSync(fd);
+    execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${limit(soft)}:${limit(hard)}`]);
+  }
+  assert.ok(fillers.length > 0);
+  assert.equal(host.errors.procRead + host.errors.partial, 0);
+  assert.ok(host.readStat(self.statPath), 'reads again once descriptors are free');
 });
