@@ -213,9 +213,11 @@ export class PerfCollector implements Collector {
 
     this.policy.endCycle(cycle.groups);
     for (const key of [...this.groups.keys()]) if (!active.has(key)) this.groups.delete(key);
-    const members = new Set<string>();
-    for (const g of cycle.groups) for (const m of g.members) members.add(identityKey(m.pid, m.startTime));
-    for (const id of [...this.memberCgroups.keys()]) if (!members.has(id)) this.memberCgroups.delete(id);
+    if (this.memberCgroups.size > 0) {
+      const members = new Set<string>();
+      for (const g of cycle.groups) for (const m of g.members) members.add(identityKey(m.pid, m.startTime));
+      for (const id of [...this.memberCgroups.keys()]) if (!members.has(id)) this.memberCgroups.delete(id);
+    }
     this.export(active);
   }
 
