@@ -10,10 +10,6 @@ import type { ContainerIdentity, ContainerRuntime, QosClass } from './types.js';
  *   /kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod<uid>.slice/cri-containerd-<id>.scope
  *   /kubepods.slice/kubepods-pod<uid>.slice/docker-<id>.scope                      (guaranteed)
  *   /kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod<uid>.slice/crio-conmon-<id>.scope
- *   /kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-besteffort.slice/
- *       kubelet-kubepods-besteffort-pod<uid>.slice/cri-containerd-<id>.scope    (kind: --cgroup-root=kubelet)
- *   /system.slice/containerd.service/kubepods-besteffort-pod<uid>.slice:cri-containerd:<id>
- *       (runc's "slice:prefix:name" cgroupsPath taken literally, seen on v1 hosts)
  * cgroupfs driver:
  *   /kubepods/burstable/pod<uid>/<id>          (containerd, docker)
  *   /kubepods/besteffort/pod<uid>/crio-<id>    (CRI-O)
@@ -21,10 +17,17 @@ import type { ContainerIdentity, ContainerRuntime, QosClass } from './types.js';
  *   /kubepods/besteffort/pod<uid>/libpod-<id>  (podman run --cgroup-parent=..., conmon in libpod-conmon-<id>
  *                                               with the systemd manager)
  *
- * The first pod cgroup on the path wins, whatever precedes it (a kubelet inside /system.slice, a
- * kind node's docker scope, a cgroup namespace's `/..` prefix) and whatever follows the container
- * cgroup (a container's own sub-cgroups, e.g. crun's `.../crio-<id>.scope/container`): on a node
- * running a nested cluster inside a pod, the outer pod is the one this node's kubelet knows.
+ * Only the kubelet's own hierarchy counts: `kubepods.slice` or `kubepods` directly at the kubelet's
+ * cgroup root (`/` unless the kubelet runs with --cgroup-root; a kind node's `/kubelet.slice` holds
+ * `kubelet-kubepods.slice`, systemd's slice naming), then only QoS levels before the pod. Anyone
+ * with a delegated cgroup (a user's `user@1000.service`, a container's scope) can create
+ * kubepods-like names below it, so `/user.slice/.../kubepods-besteffort-pod<uid>.slice/crio-<id>.scope`
+ * is no pod. Seen from inside a cgroup namespace (the exporter in a pod) the path starts with `/..`:
+ * the ancestors climbed are then the exporter's own kubepods levels, so the levels after the `..`
+ * must be kubepods levels too (a host or user cgroup shows as `/../../../../user.slice/...`).
+ * Whatever follows the container cgroup is ignored (a container's own sub-cgroups, e.g. crun's
+ * `.../crio-<id>.scope/container`): on a node running a nested cluster inside a pod, the outer pod
+ * is the one this node's kubelet knows.
  *
  * Pod-level processes have no container ID: processes in the pod cgroup itself, in a sub-cgroup
  * we do not recognise, and CRI-O's conmon (`crio-conmon-<id>.scope`, with CRI-O's default
@@ -42,7 +45,8 @@ import type { ContainerIdentity, ContainerRuntime, QosClass } from './types.js';
 export type ContainerCgroup = Pick<ContainerIdentity, 'podUid' | 'qos' | 'containerId' | 'runtime'> & { monitoredId?: string };
 
 // group 1: QoS (absent for guaranteed), group 2: UID in systemd escaping ('_' for '-'; static pods: 32 hex)
-const SYSTEMD_POD = /^(?:.+-)?kubepods(?:-(burstable|besteffort))?-pod([0-9a-f][0-9a-f_]*)\.slice$/;
+// (after the slice prefix of the kubelet's root)
+const SYSTEMD_POD = /^kubepods(?:-(burstable|besteffort))?-pod([0-9a-f][0-9a-f_]*)\.slice$/;
 const CGROUPFS_POD = /^pod([0-9a-f][0-9a-f-]*)$/;
 // group 1: runtime prefix (crio, cri-containerd, docker, crio-conmon; none with cgroupfs), group 2: ID
 const CONTAINER = /^(?:([a-z][a-z0-9-]*)-)?([0-9a-f]{64})(?:\.scope)?$/;
@@ -58,31 +62,53 @@ const CONMON_PREFIXES: ReadonlyMap<string, ContainerRuntime> = new Map([
   ['libpod-conmon', 'podman'],
 ]);
 
-/** undefined when the path is not inside a Kubernetes pod cgroup */
-export function parseContainerCgroup(path: string): ContainerCgroup | undefined {
-  const parts = components(path);
-  for (let i = 0; i < parts.length; i++) {
-    const pod = podAt(parts, i);
+/** Where the kubelet's kubepods hierarchy lives, prepared once for parseContainerCgroup. */
+export interface KubeletCgroupRoot {
+  /** as given, e.g. `/` or `/kubelet.slice` */
+  readonly path: string;
+  readonly segments: readonly string[];
+  /** systemd names a slice's children after it: `kubelet-` under `/kubelet.slice`, '' at `/` */
+  readonly slicePrefix: string;
+  /** the names a kubepods or QoS level may have below this root (both cgroup drivers) */
+  readonly levels: ReadonlySet<string>;
+}
+
+/** undefined when `root` is no absolute cgroup path (`/`, `/kubelet.slice`; no `.` or `..` levels) */
+export function kubeletCgroupRoot(root: string): KubeletCgroupRoot | undefined {
+  if (!root.startsWith('/')) return undefined;
+  const segments = root.split('/').filter((s) => s !== '');
+  if (segments.some((s) => s === '.' || s === '..')) return undefined;
+  const last = segments.at(-1);
+  const slicePrefix = last?.endsWith('.slice') ? `${last.slice(0, -'.slice'.length)}-` : '';
+  const levels = new Set(['kubepods', 'burstable', 'besteffort', ...['', '-burstable', '-besteffort'].map((q) => `${slicePrefix}kubepods${q}.slice`)]);
+  return { path: root, segments, slicePrefix, levels };
+}
+
+/** the kubelet's default: its hierarchy at the top of the cgroup tree */
+export const DEFAULT_KUBELET_CGROUP_ROOT = kubeletCgroupRoot('/') as KubeletCgroupRoot;
+
+/** undefined when the path is not inside a Kubernetes pod cgroup of the kubelet's own hierarchy */
+export function parseContainerCgroup(path: string, root: KubeletCgroupRoot = DEFAULT_KUBELET_CGROUP_ROOT): ContainerCgroup | undefined {
+  const parts = path.split('/').filter((part) => part !== '');
+  let i = 0;
+  while (parts[i] === '..') i++;
+  if (i === 0) {
+    // absolute: the root's levels, then kubepods itself
+    for (const segment of root.segments) if (parts[i++] !== segment) return undefined;
+    const top = parts[i];
+    if (top !== 'kubepods' && top !== `${root.slicePrefix}kubepods.slice`) return undefined;
+  }
+  for (; i < parts.length; i++) {
+    const pod = podAt(parts, i, root.slicePrefix);
     if (pod) return { ...pod, ...containerOf(parts[i + 1]) };
+    if (!root.levels.has(parts[i] as string)) return undefined;
   }
   return undefined;
 }
 
-function components(path: string): string[] {
-  const out: string[] = [];
-  for (const part of path.split('/')) {
-    if (part === '') continue;
-    // "slice:prefix:name" -> the pod slice, then "prefix-name" like the scope systemd would create
-    const colon = part.split(':');
-    if (colon.length === 3 && colon.every((s) => s !== '')) out.push(colon[0] as string, `${colon[1]}-${colon[2]}`);
-    else out.push(part);
-  }
-  return out;
-}
-
-function podAt(parts: readonly string[], i: number): Pick<ContainerCgroup, 'podUid' | 'qos'> | undefined {
+function podAt(parts: readonly string[], i: number, slicePrefix: string): Pick<ContainerCgroup, 'podUid' | 'qos'> | undefined {
   const part = parts[i] as string;
-  const systemd = SYSTEMD_POD.exec(part);
+  const systemd = part.startsWith(slicePrefix) ? SYSTEMD_POD.exec(part.slice(slicePrefix.length)) : null;
   if (systemd) {
     return { podUid: (systemd[2] as string).replaceAll('_', '-'), qos: (systemd[1] as QosClass | undefined) ?? 'guaranteed' };
   }

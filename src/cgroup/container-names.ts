@@ -2,7 +2,7 @@ import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ExporterError, ParseError, ProcReadError, errnoOf } from '../errors.js';
-import { parseContainerCgroup, type ContainerCgroup } from './container-id.js';
+import { DEFAULT_KUBELET_CGROUP_ROOT, parseContainerCgroup, type ContainerCgroup, type KubeletCgroupRoot } from './container-id.js';
 import type { ContainerIdentity, ContainerRuntime } from './types.js';
 
 /*
@@ -122,6 +122,8 @@ export function parseDockerConfigNames(text: string, file: string): ContainerNam
 export interface ContainerNameResolverOptions {
   /** the host's root: `/`, or where it is mounted in a DaemonSet (`/host`); every path below is under it */
   hostRoot?: string;
+  /** where the kubelet's kubepods hierarchy lives; only pods in it are containers (default: at `/`) */
+  kubeletCgroupRoot?: KubeletCgroupRoot;
   /** least time between two listings of the log directory; default 1000 ms */
   minRefreshIntervalMs?: number;
   /** a container ID or pod UID no source knew is looked up again after this long at the earliest; default 30 s */
@@ -211,6 +213,7 @@ export class ContainerNameResolver {
   readonly stats = { logDirListings: 0, runtimeFileLookups: 0 };
 
   private readonly logDir: string;
+  private readonly kubeletRoot: KubeletCgroupRoot;
   /** per runtime the files to try; 'unknown' (cgroupfs paths do not name the runtime): all of them */
   private readonly runtimeFiles: ReadonlyMap<ContainerRuntime, readonly RuntimeFile[]>;
   private readonly minRefreshMs: number;
@@ -228,6 +231,7 @@ export class ContainerNameResolver {
   constructor(options: ContainerNameResolverOptions = {}) {
     const root = options.hostRoot ?? '/';
     this.logDir = path.join(root, CONTAINER_LOG_DIR);
+    this.kubeletRoot = options.kubeletCgroupRoot ?? DEFAULT_KUBELET_CGROUP_ROOT;
     this.minRefreshMs = options.minRefreshIntervalMs ?? 1000;
     this.retryMs = options.retryUnresolvedMs ?? 30_000;
     this.ttlMs = options.cacheTtlMs ?? 10 * 60_000;
@@ -247,7 +251,7 @@ export class ContainerNameResolver {
 
   /** Identity with names of the process in this cgroup; undefined outside Kubernetes pods. */
   resolve(cgroupPath: string): ContainerIdentity | undefined {
-    const cg = parseContainerCgroup(cgroupPath);
+    const cg = parseContainerCgroup(cgroupPath, this.kubeletRoot);
     return cg && this.identify(cg);
   }
 

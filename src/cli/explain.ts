@@ -6,12 +6,14 @@ import type { RuleMatcher, RuleVerdict } from '../config/matcher.js';
 import { Host } from '../host/host.js';
 import type { LazyProcessAttributes } from '../host/process-attributes.js';
 import { defaultConfigPath } from '../package-info.js';
+import { KUBELET_CGROUP_ROOT_FLAG, kubeletCgroupRootFlag } from './exporter-flags.js';
 import { boolFlag, flagUsage, parseFlags, stringFlag } from './flags.js';
 
 const FLAGS = {
   'config.path': stringFlag('', 'YAML config to explain against (default: the embedded config/default.yaml); works before deploying it'),
   procfs: stringFlag('/proc', 'path to read proc data from'),
   'path.rootfs': stringFlag('/', 'host root filesystem mount: where container runtime files (names of pods and containers) are read'),
+  'kubelet.cgroup-root': KUBELET_CGROUP_ROOT_FLAG,
   children: boolFlag(true, 'an unmatched process joins its nearest matched ancestor\'s group, as serve -children does'),
 };
 
@@ -121,7 +123,7 @@ export async function run(argv: string[]): Promise<number> {
     for (const p of err.problems) process.stderr.write(`${formatProblem(p)}\n`);
     return 1;
   }
-  const host = new Host({ procfsRoot: flags.procfs, rootfs: flags['path.rootfs'] });
+  const host = new Host({ procfsRoot: flags.procfs, rootfs: flags['path.rootfs'], kubeletCgroupRoot: kubeletCgroupRootFlag(flags['kubelet.cgroup-root']) });
   host.beginCycle();
   process.stdout.write(`config: ${file}\n`);
   let missing = 0;

@@ -1,3 +1,4 @@
+import { kubeletCgroupRoot, type KubeletCgroupRoot } from '../cgroup/container-id.js';
 import type { ProcessMatcher } from '../config/attributes.js';
 import { legacyMatcher } from '../config/legacy.js';
 import { type LoadedConfig, loadConfigFile } from '../config/load.js';
@@ -7,6 +8,18 @@ import { defaultConfigPath } from '../package-info.js';
 import { perfOptionsFromEnv } from '../perf/options.js';
 import type { ExporterSettings } from '../pipeline/settings.js';
 import { boolFlag, durationFlag, FlagError, type FlagValues, intFlag, stringFlag } from './flags.js';
+
+/** -kubelet.cgroup-root, shared with explain */
+export const KUBELET_CGROUP_ROOT_FLAG = stringFlag('/',
+  'where the kubelet\'s kubepods hierarchy lives, as a path inside the cgroup2 mount (the kubelet\'s --cgroup-root; kind: /kubelet.slice): ' +
+  'only processes in kubepods.slice or kubepods directly below it get container and pod identity');
+
+/** The parsed -kubelet.cgroup-root; FlagError unless it is an absolute cgroup path. */
+export function kubeletCgroupRootFlag(value: string): KubeletCgroupRoot {
+  const root = kubeletCgroupRoot(value);
+  if (!root) throw new FlagError(`-kubelet.cgroup-root must be an absolute path inside the cgroup2 mount without . or .. levels (e.g. / or /kubelet.slice), not "${value}"`);
+  return root;
+}
 
 /** Flags of `serve` and `once`: process-exporter's names first, then this exporter's own. */
 export const EXPORTER_FLAGS = {
@@ -42,6 +55,7 @@ export const EXPORTER_FLAGS = {
   'path.rootfs': stringFlag('/', 'host root filesystem mount (e.g. /host in a DaemonSet): prefix for cgroupfs and container runtime files'),
   'exit-records': boolFlag(true, 'credit every exiting task exactly from the kernel\'s taskstats exit records (needs CAP_NET_ADMIN, the host network and PID namespaces); without them exited children are credited through their parent\'s cutime'),
   'path.cgroup2': stringFlag('', 'cgroup v2 mount to use instead of discovering it from mountinfo'),
+  'kubelet.cgroup-root': KUBELET_CGROUP_ROOT_FLAG,
   source: stringFlag('auto', 'where per-task counters come from: taskstats (the kernel\'s binary task accounting over netlink: needs CAP_NET_ADMIN), procfs (the text files), or auto (taskstats when usable, else procfs)'),
 };
 
@@ -57,6 +71,7 @@ export function exporterSettings(flags: ExporterFlags, env: Readonly<Record<stri
     procfsRoot: flags.procfs,
     rootfs: flags['path.rootfs'],
     cgroup2Root: flags['path.cgroup2'] || undefined,
+    kubeletCgroupRoot: kubeletCgroupRootFlag(flags['kubelet.cgroup-root']),
     children: flags.children,
     threads: flags.threads,
     threadDetails: flags.threads && flags['threads.details'],

@@ -106,7 +106,7 @@ export class PerfCollector implements Collector {
     this.log = options.log ?? createLogger({ level: 'warn' });
     this.budget = new FdBudget(effectiveMaxFds(options.maxFds, this.host, this.log));
     this.syscalls = options.syscalls ?? PERF_SYSCALLS;
-    this.policy = new PerfPolicy({ scope: options.scope });
+    this.policy = new PerfPolicy({ scope: options.scope, kubeletCgroupRoot: this.host.kubeletCgroupRoot });
   }
 
   /** perf fds open now */

@@ -10,6 +10,7 @@
  */
 import { constants, existsSync, openSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
+import { DEFAULT_KUBELET_CGROUP_ROOT, type KubeletCgroupRoot } from '../cgroup/container-id.js';
 import { ContainerNameResolver } from '../cgroup/container-names.js';
 import { discoverCgroup2Mount, type Cgroup2Mount } from '../cgroup/mountinfo.js';
 import { readPressure, type Pressure } from '../cgroup/pressure.js';
@@ -41,6 +42,8 @@ export interface HostOptions {
   counterSource?: CounterSource | undefined;
   /** resolve Kubernetes container names from the runtime's files under the rootfs (off: cgroup-path identity only) */
   containerNames?: boolean | undefined;
+  /** where the kubelet's kubepods hierarchy lives (-kubelet.cgroup-root); default `/` */
+  kubeletCgroupRoot?: KubeletCgroupRoot | undefined;
   log?: Logger | undefined;
 }
 
@@ -94,6 +97,8 @@ export class Host {
   private readonly counterSource: CounterSource | undefined;
   private readonly userNames: UserNames;
   private readonly containers: ContainerNameResolver | undefined;
+  /** where the kubelet's kubepods hierarchy lives: only pods in it are containers */
+  readonly kubeletCgroupRoot: KubeletCgroupRoot;
   private mount: Cgroup2Mount | undefined;
   /** this cycle's read failures; replaced by beginCycle() */
   errors = new ReadErrors();
@@ -106,12 +111,14 @@ export class Host {
     this.cgroup2Root = options.cgroup2Root || undefined;
     this.procfsCounters = new ProcfsCounterSource(this.reader);
     this.counterSource = options.counterSource;
+    this.kubeletCgroupRoot = options.kubeletCgroupRoot ?? DEFAULT_KUBELET_CGROUP_ROOT;
     this.userNames = new UserNames([`${this.procfsRoot}/1/root/etc/passwd`, '/etc/passwd']);
     if (options.containerNames !== false) {
       const log = options.log;
       this.containers = new ContainerNameResolver({
         // container runtime files sit under the host root (--path.rootfs=/host in a DaemonSet)
         hostRoot: options.rootfs ?? '/',
+        kubeletCgroupRoot: this.kubeletCgroupRoot,
         onError: (err) => log?.warn('cannot read container names', { err: err.message }),
         onUnnamed: (c, tried) =>
           log?.warn('no source names this container: named by its short ID', { container: c.container, container_id: c.containerId, pod_uid: c.podUid, looked_for: tried.join(',') }),

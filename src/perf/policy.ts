@@ -15,7 +15,7 @@
  *      groups before it left it, since a group may take fewer fds than its bound (threads that
  *      exited, tree-inherited members that need none).
  */
-import { parseContainerCgroup } from '../cgroup/container-id.js';
+import { DEFAULT_KUBELET_CGROUP_ROOT, parseContainerCgroup, type KubeletCgroupRoot } from '../cgroup/container-id.js';
 import { resolveCgroup, type Cgroup2Mount } from '../cgroup/mountinfo.js';
 import { chooseCgroups, type CgroupTarget } from './cgroup-scope.js';
 import type { PerfScope } from './options.js';
@@ -92,10 +92,13 @@ export type Admission = { open: true } | { open: false; reason: string };
 
 export interface PerfPolicyOptions {
   scope: PerfScope;
+  /** only pods of the kubelet's own hierarchy are containers (default: at `/`) */
+  kubeletCgroupRoot?: KubeletCgroupRoot | undefined;
 }
 
 export class PerfPolicy {
   private readonly scope: PerfScope;
+  private readonly kubeletRoot: KubeletCgroupRoot;
   /** groups admitted since they appeared: opened before newcomers */
   private readonly counted = new Set<string>();
   private readonly skipped = new Set<string>();
@@ -106,6 +109,7 @@ export class PerfPolicy {
 
   constructor(options: PerfPolicyOptions) {
     this.scope = options.scope;
+    this.kubeletRoot = options.kubeletCgroupRoot ?? DEFAULT_KUBELET_CGROUP_ROOT;
   }
 
   /** cycles each group present now has been skipped in */
@@ -217,7 +221,7 @@ export class PerfPolicy {
     }
     const choices = chooseCgroups(
       groups.map((g) => ({ key: g.key, paths: g.members.map((m) => m.cgroupPath) })),
-      (p) => parseContainerCgroup(p) !== undefined,
+      (p) => parseContainerCgroup(p, this.kubeletRoot) !== undefined,
     );
     for (const g of groups) {
       const choice = choices.get(g.key);

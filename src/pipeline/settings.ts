@@ -1,3 +1,4 @@
+import type { KubeletCgroupRoot } from '../cgroup/container-id.js';
 import type { LoadedConfig, PsiOptions } from '../config/load.js';
 import { DEFAULT_PERF_OPTIONS, type PerfOptions } from '../perf/options.js';
 
@@ -12,6 +13,8 @@ export interface ExporterSettings {
   rootfs: string;
   /** undefined: discover it from mountinfo */
   cgroup2Root: string | undefined;
+  /** where the kubelet's kubepods hierarchy lives in the cgroup2 tree: only pods in it are containers */
+  kubeletCgroupRoot: KubeletCgroupRoot;
   children: boolean;
   threads: boolean;
   threadDetails: boolean;

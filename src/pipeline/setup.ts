@@ -50,7 +50,7 @@ export function buildPipeline(
 ): Pipeline {
   const { matcher, config } = grouping;
   const registry = new Registry();
-  const host = new Host({ procfsRoot: settings.procfsRoot, rootfs: settings.rootfs, cgroup2Root: settings.cgroup2Root, counterSource, log });
+  const host = new Host({ procfsRoot: settings.procfsRoot, rootfs: settings.rootfs, cgroup2Root: settings.cgroup2Root, kubeletCgroupRoot: settings.kubeletCgroupRoot, counterSource, log });
   const tracker = new Tracker({
     host,
     matcher,

@@ -192,7 +192,8 @@ test('a real runtime: pods fold into conmon, containers get namespace/pod/contai
   // no Kubernetes annotations at all, guaranteed QoS: no source can name it
   const anon = await startContainer('anon', { cgroupParent: `/${TOP}/kubepods/pod${anonUid}`, annotations: {}, command: 'sleep 1000' });
 
-  const containersExample = await startExporter(['--config.path', path.join(repoRoot, 'config/examples/openshift-containers.yaml'), '--collect.min-interval=0']);
+  // the test's top cgroup stands for the kubelet's cgroup root
+  const containersExample = await startExporter(['--config.path', path.join(repoRoot, 'config/examples/openshift-containers.yaml'), '--collect.min-interval=0', `--kubelet.cgroup-root=/${TOP}`]);
   exporters.push(containersExample);
   const defaults = await startExporter(['--config.path', path.join(repoRoot, 'config/default.yaml'), '--collect.min-interval=0']);
   exporters.push(defaults);

@@ -123,7 +123,9 @@ test('pods and containers become groups with namespace/pod/container labels on /
   let stderr = '';
   const exporter = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'serve', `--config.path=${configFile}`, `--web.listen-address=127.0.0.1:${port}`, `--path.rootfs=${rootfs}`, '--collect.min-interval=0'],
+    ['--import', 'tsx', 'src/cli/main.ts', 'serve', `--config.path=${configFile}`, `--web.listen-address=127.0.0.1:${port}`, `--path.rootfs=${rootfs}`, '--collect.min-interval=0',
+      // the test's parent cgroup stands for the kubelet's cgroup root
+      `--kubelet.cgroup-root=/${path.relative(mount, top)}`],
     { cwd: repo, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   sandbox.adopt(exporter);

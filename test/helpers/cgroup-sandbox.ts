@@ -35,6 +35,11 @@ export class CgroupSandbox {
     return dir;
   }
 
+  /** a cgroup directory a process of ours created (after its parent), to remove with ours */
+  adoptCgroup(dir: string): void {
+    this.created.push(dir);
+  }
+
   /** a process of ours, moved into the cgroup directory `dir` */
   startIn(dir: string, command = 'sleep', args: string[] = ['300'], stdio: StdioOptions = 'ignore'): ChildProcess {
     const child = this.adopt(spawn(command, args, { stdio }));

@@ -3,6 +3,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
+import { kubeletCgroupRoot } from '../../../src/cgroup/container-id.js';
 import { ContainerNameResolver } from '../../../src/cgroup/container-names.js';
 import { readPidCgroup } from '../../../src/procfs/pid-cgroup.js';
 import { ProcReader } from '../../../src/host/proc-reader.js';
@@ -69,7 +70,8 @@ test('processes in kubepods-shaped cgroup v2 dirs get their pod and container', 
   copyFileSync(new URL('../../fixtures/cgroup/containers/docker-config.v2.json', import.meta.url), path.join(dockerDir, ID_FS, 'config.v2.json'));
 
   const reader = new ProcReader('/proc');
-  const resolver = new ContainerNameResolver({ hostRoot: files });
+  // the test's parent cgroup stands for the kubelet's cgroup root
+  const resolver = new ContainerNameResolver({ hostRoot: files, kubeletCgroupRoot: kubeletCgroupRoot(testRoot) });
   const identityOf = (pid: number) => {
     const v2Path = readPidCgroup(reader, `/proc/${pid}/cgroup`)?.v2Path;
     if (!v2Path?.startsWith(`${testRoot}/`)) assert.fail(`pid ${pid} is in ${v2Path}, not under ${testRoot}`);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { after, test } from 'node:test';
 import { CgroupSandbox, cgroup2MountPoint } from '../../helpers/cgroup-sandbox.js';
 import { repoRoot, waitFor } from '../../helpers/exporter-process.js';
@@ -116,7 +116,8 @@ test('container process: identity from its cgroup, names from the kubelet log li
   symlinkSync(`/var/log/pods/shop_web-7d9f_${uid}/app/0.log`, join(rootfs, 'var/log/containers', `web-7d9f_shop_app-${id}.log`));
   const pid = proc.pid as number;
   await waitFor('the move into the cgroup', () => (readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(id) ? true : undefined));
-  const { code, out } = await explain(['-path.rootfs', rootfs, String(pid)]);
+  // the test's parent cgroup stands for the kubelet's cgroup root
+  const { code, out } = await explain(['-path.rootfs', rootfs, '-kubelet.cgroup-root', `/${relative(where as string, parent)}`, String(pid)]);
   assert.equal(code, 0, out);
   assert.match(out, new RegExp(`container: namespace "shop", pod "web-7d9f", container "app" \\(pod uid ${uid}, container id ${id}, runtime crio, qos burstable\\)`));
   assert.match(out, /group: +"web-7d9f\/app" \{team=""\}, matched by rule 2/);

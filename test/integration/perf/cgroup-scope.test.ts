@@ -8,7 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { kubeletCgroupRoot } from '../../../src/cgroup/container-id.js';
 import { discoverCgroup2Mount } from '../../../src/cgroup/mountinfo.js';
+import { Host } from '../../../src/host/host.js';
 import { readOnlineCpus } from '../../../src/perf/cgroup-scope.js';
 import { ProcReader } from '../../../src/host/proc-reader.js';
 import { Burn, TASK_CLOCK, assertClose, member, metricValue, perfCollector, rootMissing, sleep, snapshot, workloadMissing } from './workload.js';
@@ -21,9 +23,9 @@ const EVENTS = ['TaskClock', 'ContextSwitches'];
 
 /**
  * A kubepods-shaped cgroup under a test directory, removed (with its parents) after the test, once
- * the processes moved into it are stopped.
+ * the processes moved into it are stopped. `host` is told that directory is the kubelet's cgroup root.
  */
-function containerCgroup(t: TestContext, burns: readonly Burn[]): { path: string; dir: string } {
+function containerCgroup(t: TestContext, burns: readonly Burn[]): { path: string; dir: string; host: Host } {
   const mountDir = mount?.directory ?? '';
   const uid = randomBytes(16).toString('hex').replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1_$2_$3_$4_');
   const top = `perf-itest-${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -43,7 +45,8 @@ function containerCgroup(t: TestContext, burns: readonly Burn[]): { path: string
       }
     }
   });
-  return { path: `/${rel.join('/')}`, dir: dirs[dirs.length - 1] as string };
+  const host = new Host({ procfsRoot: '/proc', containerNames: false, kubeletCgroupRoot: kubeletCgroupRoot(`/${top}`) });
+  return { path: `/${rel.join('/')}`, dir: dirs[dirs.length - 1] as string, host };
 }
 
 function usageSeconds(dir: string): number {
@@ -56,7 +59,7 @@ test('auto scope: a container group is counted per CPU on its cgroup and matches
   const host = await Burn.start(0, 100);
   const cg = containerCgroup(t, [busy, host]);
   writeFileSync(path.join(cg.dir, 'cgroup.procs'), String(busy.pid));
-  const c = perfCollector({ events: EVENTS, scope: 'auto' });
+  const c = perfCollector({ events: EVENTS, scope: 'auto', host: cg.host });
   const groups = () => [
     { name: 'pod', members: [member(busy.pid, cg.path)] },
     { name: 'host', members: [member(host.pid, '/')] },
@@ -95,7 +98,7 @@ test('a container cgroup shared with another group is counted per process (auto)
     { name: 'sidecar', members: [member(b.pid, cg.path)] },
     { name: 'host', members: [member(process.pid, '/')] },
   ];
-  const auto = perfCollector({ events: EVENTS, scope: 'auto' });
+  const auto = perfCollector({ events: EVENTS, scope: 'auto', host: cg.host });
   try {
     auto.collector.update(snapshot(1, groups));
     // each process per task: a cgroup counter would count both groups' processes twice
@@ -105,7 +108,7 @@ test('a container cgroup shared with another group is counted per process (auto)
   } finally {
     auto.collector.close();
   }
-  const only = perfCollector({ events: EVENTS, scope: 'cgroup' });
+  const only = perfCollector({ events: EVENTS, scope: 'cgroup', host: cg.host });
   try {
     only.collector.update(snapshot(1, groups));
     assert.equal(only.collector.openFds, 0, 'cgroup scope counts container groups only, and these two share their cgroup');

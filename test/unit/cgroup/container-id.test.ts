@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { parseContainerCgroup, type ContainerCgroup } from '../../../src/cgroup/container-id.js';
+import { kubeletCgroupRoot, parseContainerCgroup, type ContainerCgroup, type KubeletCgroupRoot } from '../../../src/cgroup/container-id.js';
 
 // Path shapes from real nodes (sources noted per case); UIDs and IDs replaced by these.
 const ID = '18c5c007ff7f8fa8c3412987b15c1ccaea766bd6d6ed47af707eccad680eb2b9';
@@ -37,24 +37,6 @@ const cases: [string, string, ContainerCgroup | undefined][] = [
   // systemd driver, Docker (Kubernetes 1.23, dockershim)
   ['docker guaranteed', `/kubepods.slice/kubepods-pod${UID_}.slice/docker-${ID}.scope`, container(UID, 'guaranteed', 'docker')],
   ['docker burstable', `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID_}.slice/docker-${ID}.scope`, container(UID, 'burstable', 'docker')],
-  // kind node (kubelet --cgroup-root=/kubelet), as seen inside the node (containerd/nri#227) and from the host
-  [
-    'kind, inside the node',
-    `/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-besteffort.slice/kubelet-kubepods-besteffort-pod${UID_}.slice/cri-containerd-${ID}.scope`,
-    container(UID, 'besteffort', 'containerd'),
-  ],
-  [
-    'kind, from the host',
-    `/system.slice/docker-${ID2}.scope/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-pod${UID_}.slice/cri-containerd-${ID}.scope`,
-    container(UID, 'guaranteed', 'containerd'),
-  ],
-  // runc's systemd cgroupsPath "slice:prefix:name" taken literally on v1 (opentelemetry-java#4507)
-  [
-    'literal slice:prefix:name under containerd.service',
-    `/system.slice/containerd.service/kubepods-besteffort-pod${UID_}.slice:cri-containerd:${ID}`,
-    container(UID, 'besteffort', 'containerd'),
-  ],
-  ['literal slice:prefix:name at the root', `/kubepods-burstable-pod${UID_}.slice:crio:${ID}`, container(UID, 'burstable', 'crio')],
   // cgroupfs driver (GKE/k3s with containerd or docker: bare ID; CRI-O keeps its prefix)
   ['cgroupfs besteffort', `/kubepods/besteffort/pod${UID}/${ID}`, container(UID, 'besteffort', 'unknown')],
   ['cgroupfs burstable', `/kubepods/burstable/pod${UID}/${ID}`, container(UID, 'burstable', 'unknown')],
@@ -64,7 +46,6 @@ const cases: [string, string, ContainerCgroup | undefined][] = [
   // podman run --cgroup-parent=<a kubepods pod cgroup>: libpod-<id>, its conmon in libpod-conmon-<id> (systemd manager)
   ['podman under a pod cgroup', `/kubepods/besteffort/pod${UID}/libpod-${ID}`, container(UID, 'besteffort', 'podman')],
   ['podman conmon under a pod slice', `/kubepods.slice/kubepods-pod${UID_}.slice/libpod-conmon-${ID}.scope`, { ...podLevel(UID, 'guaranteed', 'podman'), monitoredId: ID }],
-  ['cgroupfs under a kubelet cgroup root', `/kubelet/kubepods/besteffort/pod${UID}/${ID}`, container(UID, 'besteffort', 'unknown')],
   // pod-level processes: in the pod cgroup itself, or in a sub-cgroup that is no container
   ['systemd pod slice', `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID_}.slice`, podLevel(UID, 'burstable')],
   ['systemd guaranteed pod slice', `/kubepods.slice/kubepods-pod${UID_}.slice`, podLevel(UID, 'guaranteed')],
@@ -79,6 +60,7 @@ const cases: [string, string, ContainerCgroup | undefined][] = [
   // seen from inside a cgroup namespace: the path starts with /..
   ['cgroupns-relative systemd', `/../../kubepods-besteffort-pod${UID_}.slice/crio-${ID}.scope`, container(UID, 'besteffort', 'crio')],
   ['cgroupns-relative cgroupfs', `/../../../burstable/pod${UID}/${ID}`, container(UID, 'burstable', 'unknown')],
+  ['cgroupns-relative, up to kubepods', `/../../../kubepods.slice/kubepods-pod${UID_}.slice/crio-${ID}.scope`, container(UID, 'guaranteed', 'crio')],
   // a cluster nested in a pod: the outer pod is the one this node knows
   [
     'nested cluster',
@@ -86,6 +68,24 @@ const cases: [string, string, ContainerCgroup | undefined][] = [
       `kubelet-kubepods.slice/kubelet-kubepods-pod${UID2_}.slice/cri-containerd-${ID2}.scope`,
     container(UID, 'burstable', 'containerd'),
   ],
+  // not the kubelet's own hierarchy: anyone with a delegated cgroup can create these names (issue 13)
+  ['spoofed in a delegated user cgroup', `/user.slice/user-1000.slice/user@1000.service/kubepods-besteffort-pod${UID_}.slice/crio-${ID}.scope`, undefined],
+  [
+    'spoofed full kubepods chain in a delegated user cgroup',
+    `/user.slice/user-1000.slice/user@1000.service/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID_}.slice/crio-${ID}.scope`,
+    undefined,
+  ],
+  ['spoofed cgroupfs chain in a container scope', `/system.slice/docker-${ID2}.scope/kubepods/besteffort/pod${UID}/${ID}`, undefined],
+  ['spoofed, seen from a cgroup namespace', `/../../../../user.slice/user-1000.slice/user@1000.service/kubepods-besteffort-pod${UID_}.slice/crio-${ID}.scope`, undefined],
+  ['non-kubepods level before the pod', `/kubepods.slice/user@1000.service/kubepods-besteffort-pod${UID_}.slice/crio-${ID}.scope`, undefined],
+  // a kubelet --cgroup-root other than / (kind) needs -kubelet.cgroup-root (below); runc's literal "slice:prefix:name" is not at the root
+  [
+    'kind node (--cgroup-root=/kubelet) with the default root',
+    `/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-besteffort.slice/kubelet-kubepods-besteffort-pod${UID_}.slice/cri-containerd-${ID}.scope`,
+    undefined,
+  ],
+  ['cgroupfs below a kubelet cgroup root, with the default root', `/kubelet/kubepods/besteffort/pod${UID}/${ID}`, undefined],
+  ['literal slice:prefix:name under containerd.service', `/system.slice/containerd.service/kubepods-besteffort-pod${UID_}.slice:cri-containerd:${ID}`, undefined],
   // not in a pod
   ['root', '/', undefined],
   ['crio service', '/system.slice/crio.service', undefined],
@@ -107,21 +107,62 @@ for (const [name, path, want] of cases) {
   });
 }
 
-test('any prefix, driver, QoS, runtime and suffix: the pod and container are found', () => {
+const root = (p: string): KubeletCgroupRoot => kubeletCgroupRoot(p) as KubeletCgroupRoot;
+const KIND_NODE = `/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-besteffort.slice/kubelet-kubepods-besteffort-pod${UID_}.slice/cri-containerd-${ID}.scope`;
+// -kubelet.cgroup-root: [case, root, path, expected]
+const rootCases: [string, string, string, ContainerCgroup | undefined][] = [
+  // kind node: kubelet --cgroup-root=/kubelet with the systemd driver, seen inside the node (containerd/nri#227) and from its host
+  ['kind node', '/kubelet.slice', KIND_NODE, container(UID, 'besteffort', 'containerd')],
+  ['kind node, guaranteed', '/kubelet.slice', `/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-pod${UID_}.slice/cri-containerd-${ID}.scope`, container(UID, 'guaranteed', 'containerd')],
+  ['kind node from its host', `/system.slice/docker-${ID2}.scope/kubelet.slice`, `/system.slice/docker-${ID2}.scope${KIND_NODE}`, container(UID, 'besteffort', 'containerd')],
+  ['trailing slash', '/kubelet.slice/', KIND_NODE, container(UID, 'besteffort', 'containerd')],
+  ['cgroupfs below /kubelet', '/kubelet', `/kubelet/kubepods/besteffort/pod${UID}/${ID}`, container(UID, 'besteffort', 'unknown')],
+  ['cgroupfs guaranteed below /kubelet', '/kubelet', `/kubelet/kubepods/pod${UID}/${ID}`, container(UID, 'guaranteed', 'unknown')],
+  // a test's sandbox parent (not a slice: systemd names under it are unprefixed)
+  ['systemd below a sandbox parent', '/pgx-test-1', `/pgx-test-1/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID_}.slice/crio-${ID}.scope`, container(UID, 'burstable', 'crio')],
+  // the root's own kubepods only
+  ['kind root, a root-level kubepods', '/kubelet.slice', `/kubepods.slice/kubepods-pod${UID_}.slice/crio-${ID}.scope`, undefined],
+  ['kind root, unprefixed names below it', '/kubelet.slice', `/kubelet.slice/kubepods.slice/kubepods-pod${UID_}.slice/crio-${ID}.scope`, undefined],
+  ['kind root, prefixed pod without kubepods level', '/kubelet.slice', `/kubelet.slice/kubelet-kubepods-pod${UID_}.slice/crio-${ID}.scope`, undefined],
+  ['sandbox root, the same chain below a sibling', '/pgx-test-1', `/pgx-test-2/kubepods/besteffort/pod${UID}/${ID}`, undefined],
+  ['sandbox root, a name that only starts like it', '/pgx-test-1', `/pgx-test-10/kubepods/besteffort/pod${UID}/${ID}`, undefined],
+  ['sandbox root, the chain lower down', '/pgx-test-1', `/pgx-test-1/user@1000.service/kubepods/besteffort/pod${UID}/${ID}`, undefined],
+  ['the root itself', '/kubelet', '/kubelet', undefined],
+  // from inside a cgroup namespace the levels after /.. carry the root's slice prefix
+  ['kind root, cgroupns-relative', '/kubelet.slice', `/../../kubelet-kubepods-besteffort.slice/kubelet-kubepods-besteffort-pod${UID_}.slice/cri-containerd-${ID}.scope`, container(UID, 'besteffort', 'containerd')],
+  ['kind root, cgroupns-relative, unprefixed', '/kubelet.slice', `/../../kubepods-besteffort.slice/kubepods-besteffort-pod${UID_}.slice/cri-containerd-${ID}.scope`, undefined],
+];
+
+for (const [name, rootPath, path, want] of rootCases) {
+  test(`parseContainerCgroup with root ${rootPath}: ${name}`, () => {
+    assert.deepEqual(parseContainerCgroup(path, root(rootPath)), want, path);
+  });
+}
+
+test('kubeletCgroupRoot: absolute paths without . or .. levels only', () => {
+  assert.deepEqual(root('/'), { path: '/', segments: [], slicePrefix: '', levels: root('/').levels });
+  assert.deepEqual(root('/a.slice/a-b.slice').slicePrefix, 'a-b-');
+  assert.deepEqual([...root('/kubelet.slice').levels].sort(), [
+    'besteffort', 'burstable', 'kubelet-kubepods-besteffort.slice', 'kubelet-kubepods-burstable.slice', 'kubelet-kubepods.slice', 'kubepods',
+  ]);
+  for (const bad of ['', 'kubelet.slice', '/a/../b', '/./a', '/..']) assert.equal(kubeletCgroupRoot(bad), undefined, bad);
+});
+
+test('any cgroup-namespace prefix, driver, QoS, runtime and suffix: the pod and container are found', () => {
   const hex = (n: number) => fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: n, maxLength: n });
   const uid = fc.tuple(hex(8), hex(4), hex(4), hex(4), hex(12)).map((p) => p.join('-'));
   const segment = fc.stringMatching(/^[a-z][a-z0-9.@-]{0,15}$/).filter((s) => !s.includes('kubepods') && !/^pod/.test(s));
   fc.assert(
     fc.property(
-      fc.array(segment, { maxLength: 3 }),
+      fc.nat(4),
       fc.constantFrom('systemd', 'cgroupfs'),
       fc.constantFrom('guaranteed', 'burstable', 'besteffort'),
       fc.constantFrom('crio', 'containerd', 'docker', 'pod-level'),
       uid,
       hex(64),
       fc.array(segment, { maxLength: 2 }),
-      (prefix, driver, qos, runtime, podUid, id, suffix) => {
-        const parts = [...prefix];
+      (ups, driver, qos, runtime, podUid, id, suffix) => {
+        const parts: string[] = Array.from({ length: ups }, () => '..');
         if (driver === 'systemd') {
           parts.push('kubepods.slice');
           const q = qos === 'guaranteed' ? '' : `-${qos}`;
@@ -147,5 +188,36 @@ test('any prefix, driver, QoS, runtime and suffix: the pod and container are fou
         });
       },
     ),
+  );
+});
+
+test('a pod chain below any cgroup other than the kubelet root is no pod', () => {
+  const segment = fc.stringMatching(/^[a-z][a-z0-9.@-]{0,15}$/).filter((s) => !s.startsWith('kubepods') && s !== 'burstable' && s !== 'besteffort');
+  fc.assert(
+    fc.property(fc.nat(4), fc.array(segment, { minLength: 1, maxLength: 3 }), fc.constantFrom('systemd', 'cgroupfs'), (ups, prefix, driver) => {
+      const chain =
+        driver === 'systemd'
+          ? ['kubepods.slice', 'kubepods-burstable.slice', `kubepods-burstable-pod${UID_}.slice`, `crio-${ID}.scope`]
+          : ['kubepods', 'burstable', `pod${UID}`, ID];
+      const path = `/${[...Array.from({ length: ups }, () => '..'), ...prefix, ...chain].join('/')}`;
+      assert.equal(parseContainerCgroup(path), undefined, path);
+    }),
+  );
+});
+
+test('with any root: a pod chain directly at it is found, one level lower or beside it is no pod', () => {
+  const segment = fc.stringMatching(/^[a-z][a-z0-9@-]{0,15}(?:\.slice)?$/).filter((s) => !s.includes('kubepods') && s !== 'burstable' && s !== 'besteffort');
+  fc.assert(
+    fc.property(fc.array(segment, { minLength: 1, maxLength: 3 }), segment, fc.constantFrom('systemd', 'cgroupfs'), (rootSegs, extra, driver) => {
+      const r = root(`/${rootSegs.join('/')}`);
+      const p = r.slicePrefix;
+      const chain = driver === 'systemd'
+        ? [`${p}kubepods.slice`, `${p}kubepods-burstable.slice`, `${p}kubepods-burstable-pod${UID_}.slice`, `crio-${ID}.scope`]
+        : ['kubepods', 'burstable', `pod${UID}`, ID];
+      const want = container(UID, 'burstable', driver === 'systemd' ? 'crio' : 'unknown');
+      assert.deepEqual(parseContainerCgroup(`/${[...rootSegs, ...chain].join('/')}`, r), want);
+      assert.equal(parseContainerCgroup(`/${[...rootSegs, extra, ...chain].join('/')}`, r), undefined);
+      assert.equal(parseContainerCgroup(`/${[...rootSegs.slice(0, -1), `${rootSegs.at(-1)}x`, ...chain].join('/')}`, r), undefined);
+    }),
   );
 });
