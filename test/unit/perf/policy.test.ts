@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { kubeletCgroupRoot } from '../../../src/cgroup/container-id.js';
 import type { Cgroup2Mount } from '../../../src/cgroup/mountinfo.js';
 import type { PerfScope } from '../../../src/perf/options.js';
 import { PerfPolicy, type CyclePlan, type GroupScope, type OpenStep, type PolicyCapabilities, type PolicyGroup, type PolicyMember } from '../../../src/perf/policy.js';
@@ -175,6 +176,15 @@ test('a container group is counted on the highest cgroup only it uses, resolved 
   assert.equal(policy.wantsCgroups(CAPS), true);
   assert.equal(new PerfPolicy({ scope: 'task' }).wantsCgroups(CAPS), false, 'task scope never needs members\' cgroups');
   assert.equal(policy.wantsCgroups({ ...CAPS, cgroup: undefined }), false);
+});
+
+test('only pods at the kubelet\'s cgroup root are containers: a kubepods chain below a user cgroup is counted per process', () => {
+  const spoofed = g('spoofed', [m(10, 1, `/user.slice/user-1000.slice/user@1000.service${ctr(POD_A, 1)}`)]);
+  const kind = g('kind', [m(11, 1, ctr('/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-pod0a1b2c3d_0000_4000_8000_000000000003.slice', 2))]);
+  const atRoot = new PerfPolicy({ scope: 'auto' }).plan([spoofed, kind], CAPS);
+  assert.deepEqual(scopeKinds(atRoot), { spoofed: 'task', kind: 'task' });
+  const atKind = new PerfPolicy({ scope: 'auto', kubeletCgroupRoot: kubeletCgroupRoot('/kubelet.slice') }).plan([spoofed, kind], CAPS);
+  assert.deepEqual(scopeKinds(atKind), { spoofed: 'task', kind: 'cgroup' });
 });
 
 test('members joining are opened, members leaving are closed, a reused pid is a new process', () => {
