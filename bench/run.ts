@@ -16,7 +16,8 @@ import type { ProbeData } from './health-probe.js';
 import { checkTaskHeadroom, cpuSeconds, describeMachine, type Machine, memory } from './proc.js';
 import { fmt, linearFit, type LinearFit, markdownTable, mean, percentile } from './stats.js';
 import { AppsPlugin, Exporter, Floor, type FloorMode, freePort, killAllTargets, REPO_ROOT, stopAllTargets, type Target } from './targets.js';
-import { buildNative, CHURN_NAMES, HOLD_NAMES, killAllWorkloads, type NativeTools, parseWorkload, stopAllWorkloads, Workload, type WorkloadSpec } from './workload.js';
+import { OURS_ENV, OURS_MAIN, OURS_NODE_FLAGS, writeConfig } from './ours.js';
+import { buildNative, killAllWorkloads, type NativeTools, parseWorkload, stopAllWorkloads, Workload, type WorkloadSpec } from './workload.js';
 
 interface Options {
   workloads: WorkloadSpec[];
@@ -123,14 +124,6 @@ const log = (msg: string): void => {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const MB = 2 ** 20;
 const ms = (seconds: number | undefined): number | undefined => (seconds === undefined ? undefined : seconds * 1000);
-
-/** One rule naming every workload process by its comm: the same file for both exporters. */
-function writeConfig(dir: string): string {
-  const names = [...HOLD_NAMES, ...CHURN_NAMES];
-  const file = join(dir, 'bench-config.yaml');
-  writeFileSync(file, `# written by bench/run.ts: one group per workload name\nprocess_names:\n  - name: "{{.Comm}}"\n    comm:\n${names.map((n) => `      - ${n}\n`).join('')}`);
-  return file;
-}
 
 interface Measurement {
   target: string;
@@ -250,14 +243,8 @@ interface Context {
   tmp: string;
 }
 
-/** The V8 flags the image and the installed bin run ours with: those of main.ts's #! line. */
-const OURS_NODE_FLAGS = (readFileSync(join(REPO_ROOT, 'src/cli/main.ts'), 'utf8').split('\n', 1)[0] ?? '').split(' ').slice(3);
-/** The image's malloc setting (Dockerfile ENV), so the benchmark measures ours as it ships. */
-const OURS_ARENAS = /^ENV MALLOC_ARENA_MAX=(\d+)$/m.exec(readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8'))?.[1];
-const OURS_ENV = OURS_ARENAS === undefined ? process.env : { ...process.env, MALLOC_ARENA_MAX: OURS_ARENAS };
-
 function oursArgs(ctx: Context, port: number, threads: boolean, extra: readonly string[]): string[] {
-  return [...OURS_NODE_FLAGS, join(REPO_ROOT, 'dist/src/cli/main.js'), 'serve', '-config.path', ctx.config, '-web.listen-address', `127.0.0.1:${port}`, '-collect.min-interval', '0s', `-threads=${threads}`, ...extra];
+  return [...OURS_NODE_FLAGS, OURS_MAIN, 'serve', '-config.path', ctx.config, '-web.listen-address', `127.0.0.1:${port}`, '-collect.min-interval', '0s', `-threads=${threads}`, ...extra];
 }
 
 /** process-exporter's output with threads on: thread io and context switches, thread names unchanged and uncapped */
