@@ -1,8 +1,9 @@
 /**
  * The interface between the host layer and a source of per-task counters.
  *
- * Identity, parent, CPU and faults always come from `<pid>/stat` (one read per process and cycle,
- * needed to tell a reused pid). The other cumulative counters of a tracked process or thread come
+ * Identity, parent, CPU and faults of a process always come from `<pid>/stat` (one read per process
+ * and cycle, needed to tell a reused pid); a thread's may come from a source that has them
+ * (readStat), so that a thread costs no file read. The other cumulative counters of a tracked process or thread come
  * from a CounterSource. The procfs text source (procfs-counters.ts) covers every kind by reading
  * `status` and `io`; a binary source (the kernel's taskstats over generic netlink) may cover a
  * subset and is asked first: the host then asks the text source only for the kinds left.
@@ -12,6 +13,8 @@
  * `read` is on the hot path (every tracked process and, with thread details, every thread, every
  * cycle): fill the caller's object, allocate nothing per call, never throw for a task that exited.
  */
+
+import type { PidStat } from '../procfs/pid-stat.js';
 
 /** Bits naming groups of counters; a mask of them says what a source covers or filled. */
 export const COUNTERS = {
@@ -81,4 +84,12 @@ export interface CounterSource {
    * the read() calls that follow are served from that one answer.
    */
   prefetch?(tasks: readonly TaskRef[], want: number): void;
+  /**
+   * Optional: a thread's stat fields (pid, comm, ppid, minflt, majflt, utime, stime, startTime, as
+   * `task/<tid>/stat` has them; state may be '') into `into`, instead of reading that file. A
+   * source must hand out the same startTime for as long as the thread id names the same thread.
+   * Returns `into`, undefined when the thread exited, null when it has no answer (the caller then
+   * reads the file; a failure is reported through `failed`).
+   */
+  readStat?(task: TaskRef, into: PidStat, failed: (file: string, err: unknown) => void): PidStat | undefined | null;
 }

@@ -173,6 +173,19 @@ export class Host {
     }
   }
 
+  /**
+   * A thread's stat fields into `into`: from the counter source when it has them (no file read;
+   * state is then ''), else from `task/<tid>/stat`. Undefined when gone or unreadable (counted).
+   */
+  readThreadStat(thread: ThreadFiles, into: PidStat): PidStat | undefined {
+    const source = this.counterSource;
+    if (source?.readStat) {
+      const stat = source.readStat(thread, into, this.partialFailure);
+      if (stat !== null) return stat;
+    }
+    return this.readStat(thread.statPath, into);
+  }
+
   /** Fills `into` with the counters in `want` (COUNTERS mask); returns the mask of what was read. */
   readCounters(task: TaskRef, want: number, into: TaskCounters): number {
     let filled = 0;

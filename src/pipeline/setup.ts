@@ -50,6 +50,7 @@ export function buildPipeline(
 ): Pipeline {
   const { matcher, config } = grouping;
   const registry = new Registry();
+  const semantics = settings.compat === 'process-exporter' ? 'process-exporter' : 'default';
   const host = new Host({ procfsRoot: settings.procfsRoot, rootfs: settings.rootfs, cgroup2Root: settings.cgroup2Root, kubeletCgroupRoot: settings.kubeletCgroupRoot, counterSource, log });
   const tracker = new Tracker({
     host,
@@ -57,13 +58,13 @@ export function buildPipeline(
     children: settings.children,
     threads: settings.threads,
     threadDetails: settings.threadDetails,
+    threadStates: semantics === 'process-exporter',
     wchan: settings.wchan,
     gatherSmaps: settings.gatherSmaps,
     recheck: settings.recheck,
     pageSize,
     exitRecords: settings.exitRecords ? openExitRecords(settings.procfsRoot, log) : undefined,
   });
-  const semantics = settings.compat === 'process-exporter' ? 'process-exporter' : 'default';
   const grouper = new Grouper({
     removeEmptyGroups: settings.removeEmptyGroups,
     gatherSmaps: settings.gatherSmaps,

@@ -85,7 +85,7 @@ function skipField(buf: Uint8Array, end: number): void {
 }
 
 /** The comm bytes as a string, reusing `known` when they are the same ASCII text. */
-function commOf(buf: Uint8Array, start: number, end: number, known: string): string {
+export function commOf(buf: Uint8Array, start: number, end: number, known: string): string {
   if (known.length === end - start) {
     let same = true;
     for (let i = start; i < end; i++) {

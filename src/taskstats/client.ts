@@ -41,7 +41,7 @@ import {
   putU32Request,
   type GenlRequest,
 } from './genetlink.js';
-import { TaskStats, decodeTaskstats } from './taskstats-struct.js';
+import { TASKSTATS_MIN_SIZE } from './taskstats-struct.js';
 
 export const TASKSTATS_GENL_NAME = 'TASKSTATS';
 export const TASKSTATS_GENL_VERSION = 1;
@@ -128,10 +128,11 @@ export class TaskstatsQueries {
 
 export interface TaskstatsHandler {
   /**
-   * The answer to query `index`. `stats` is reused for the next answer: copy what you keep. `raw`
-   * and `offset` locate the struct itself (for decodeComm), valid only during the call.
+   * The answer to query `index`: a struct taskstats of `size` bytes (at least TASKSTATS_MIN_SIZE)
+   * at `raw[offset]`, valid only during the call. Decode what you need: decodeTaskstats for all
+   * of it, readU64 and TASKSTATS_FIELDS for a few fields.
    */
-  stats(index: number, stats: TaskStats, raw: Buffer, offset: number): void;
+  stats(index: number, raw: Buffer, offset: number, size: number): void;
   /** Query `index` was answered ESRCH: the task exited. */
   gone(index: number): void;
 }
@@ -157,22 +158,28 @@ const DEFAULT_RCVBUF = 4 * 1024 * 1024;
 const DEFAULT_BATCH = 256;
 const MIN_BATCH = 16;
 
+/** CLOCK_MONOTONIC in microseconds (the clock of a task's start_time, which ac_etime counts from) */
+export function monotonicUs(): number {
+  const [s, ns] = process.hrtime();
+  return s * 1e6 + Math.floor(ns / 1000);
+}
+
 /** Error that the kernel answered to a request (NLMSG_ERROR), as a NetlinkError with a stable code. */
 function requestError(errno: number, what: string): NetlinkError {
   return netlinkError('TASKSTATS_CMD_GET', errnoName(errno), what);
 }
 
-/** Decodes the first aggregate of a reply into one reused TaskStats and hands it to the handler. */
+/** Hands the first aggregate of a reply to the handler, undecoded. */
 class ReplySink implements AggregateVisitor {
   index = 0;
   handler: TaskstatsHandler | undefined;
   delivered = false;
-  private readonly scratch = new TaskStats();
 
   aggregate(_kind: number, _id: number, buf: Buffer, offset: number, size: number): void {
     if (this.delivered || !this.handler) return;
+    if (size < TASKSTATS_MIN_SIZE) throw new RangeError(`struct taskstats of ${size} bytes, need at least ${TASKSTATS_MIN_SIZE}`);
     this.delivered = true;
-    this.handler.stats(this.index, decodeTaskstats(buf, offset, size, this.scratch), buf, offset);
+    this.handler.stats(this.index, buf, offset, size);
   }
 }
 
@@ -191,6 +198,13 @@ export class TaskstatsClient {
   private readonly sink = new ReplySink();
   private readonly batchIdx: Uint32Array;
   private readonly header: GenlRequest;
+  /**
+   * CLOCK_MONOTONIC (us) just before and just after the send() whose replies are being delivered:
+   * the kernel writes each reply within that send, so a reply's ac_etime dates the task's start
+   * (start = reply time - ac_etime) to within this window.
+   */
+  sentBeforeUs = 0;
+  sentAfterUs = 0;
 
   private constructor(socket: NetlinkSocket, family: GenlFamily, batchSize: number) {
     this.socket = socket;
@@ -267,7 +281,9 @@ export class TaskstatsClient {
         batchIdx[n++] = i;
       }
       if (n === 0) break;
+      this.sentBeforeUs = monotonicUs();
       this.socket.send(this.sendBuf, len);
+      this.sentAfterUs = monotonicUs();
       counts.sendCalls++;
       let pending = n;
       let overflowed = false;

@@ -174,13 +174,14 @@ export class TaskStats {
 
 const TWO_32 = 0x1_0000_0000;
 
-function u64(buf: Buffer, off: number): number {
+/** The 64-bit counter at `off` as a number (exact below 2^53). */
+export function readU64(buf: Buffer, off: number): number {
   return buf.readUInt32LE(off) + buf.readUInt32LE(off + 4) * TWO_32;
 }
 
 /** a 64-bit field at `off` within a struct of `size` bytes starting at `base`, 0 when the struct is older */
 function opt64(buf: Buffer, base: number, size: number, off: number): number {
-  return off + 8 <= size ? u64(buf, base + off) : 0;
+  return off + 8 <= size ? readU64(buf, base + off) : 0;
 }
 
 /**
@@ -194,35 +195,35 @@ export function decodeTaskstats(buf: Buffer, base: number, size: number, out: Ta
   out.exitCode = buf.readUInt32LE(base + 4);
   out.flag = buf[base + 8] as number;
   out.nice = buf.readInt8(base + 9);
-  out.cpuCount = u64(buf, base + 16);
-  out.cpuDelayNs = u64(buf, base + 24);
-  out.blkioCount = u64(buf, base + 32);
-  out.blkioDelayNs = u64(buf, base + 40);
-  out.swapinCount = u64(buf, base + 48);
-  out.swapinDelayNs = u64(buf, base + 56);
-  out.cpuRunRealNs = u64(buf, base + 64);
-  out.cpuRunVirtualNs = u64(buf, base + 72);
+  out.cpuCount = readU64(buf, base + 16);
+  out.cpuDelayNs = readU64(buf, base + 24);
+  out.blkioCount = readU64(buf, base + 32);
+  out.blkioDelayNs = readU64(buf, base + 40);
+  out.swapinCount = readU64(buf, base + 48);
+  out.swapinDelayNs = readU64(buf, base + 56);
+  out.cpuRunRealNs = readU64(buf, base + 64);
+  out.cpuRunVirtualNs = readU64(buf, base + 72);
   out.uid = buf.readUInt32LE(base + 120);
   out.gid = buf.readUInt32LE(base + 124);
   out.pid = buf.readUInt32LE(base + 128);
   out.ppid = buf.readUInt32LE(base + 132);
   out.btimeS = buf.readUInt32LE(base + 136);
-  out.etimeUs = u64(buf, base + 144);
-  out.utimeUs = u64(buf, base + 152);
-  out.stimeUs = u64(buf, base + 160);
-  out.minflt = u64(buf, base + 168);
-  out.majflt = u64(buf, base + 176);
-  out.hiwaterRssKb = u64(buf, base + 200);
-  out.hiwaterVmKb = u64(buf, base + 208);
-  out.readChar = u64(buf, base + 216);
-  out.writeChar = u64(buf, base + 224);
-  out.readSyscalls = u64(buf, base + 232);
-  out.writeSyscalls = u64(buf, base + 240);
-  out.readBytes = u64(buf, base + 248);
-  out.writeBytes = u64(buf, base + 256);
-  out.cancelledWriteBytes = u64(buf, base + 264);
-  out.nvcsw = u64(buf, base + 272);
-  out.nivcsw = u64(buf, base + 280);
+  out.etimeUs = readU64(buf, base + 144);
+  out.utimeUs = readU64(buf, base + 152);
+  out.stimeUs = readU64(buf, base + 160);
+  out.minflt = readU64(buf, base + 168);
+  out.majflt = readU64(buf, base + 176);
+  out.hiwaterRssKb = readU64(buf, base + 200);
+  out.hiwaterVmKb = readU64(buf, base + 208);
+  out.readChar = readU64(buf, base + 216);
+  out.writeChar = readU64(buf, base + 224);
+  out.readSyscalls = readU64(buf, base + 232);
+  out.writeSyscalls = readU64(buf, base + 240);
+  out.readBytes = readU64(buf, base + 248);
+  out.writeBytes = readU64(buf, base + 256);
+  out.cancelledWriteBytes = readU64(buf, base + 264);
+  out.nvcsw = readU64(buf, base + 272);
+  out.nivcsw = readU64(buf, base + 280);
   out.freepagesDelayNs = opt64(buf, base, size, 320);
   out.thrashingDelayNs = opt64(buf, base, size, 336);
   const btime64 = opt64(buf, base, size, 344);

@@ -24,6 +24,11 @@ export interface TrackerOptions {
   threads: boolean;
   /** per-thread io (thread_io_bytes_total): one more file per thread; a multi-threaded process's threads' status is read anyway (context switches) */
   threadDetails: boolean;
+  /**
+   * each live thread's state letter is counted (process-exporter's `states`): read from the
+   * thread's stat file even when the counter source has the rest of it
+   */
+  threadStates?: boolean;
   /** read each process's and (multi-threaded) each thread's wchan (-collector.wchan) */
   wchan?: boolean;
   /** proportional memory from smaps_rollup (process-exporter -gather-smaps) */
@@ -169,7 +174,8 @@ export class Tracker {
       ref: (pid, tid) => host.thread(pid, tid),
       stat: (ref, name) => {
         threadStat.comm = name;
-        return host.readStat(ref.statPath, threadStat);
+        // a thread's state letter is only in its stat file: read it when the states family counts threads
+        return opts.threadStates ? host.readStat(ref.statPath, threadStat) : host.readThreadStat(ref, threadStat);
       },
       list: (files) => host.listThreads(files),
       counters: (ref, want, into) => host.readCounters(ref, want, into),

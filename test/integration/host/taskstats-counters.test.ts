@@ -12,7 +12,8 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ExporterError } from '../../../src/errors.js';
 import { ALL_COUNTERS, COUNTERS, emptyTaskCounters, type TaskCounters, type TaskRef } from '../../../src/host/counter-source.js';
-import { Host } from '../../../src/host/host.js';
+import { Host, type ThreadFiles } from '../../../src/host/host.js';
+import { emptyPidStat } from '../../../src/procfs/pid-stat.js';
 import { TaskstatsCounterSource, splitRuntime } from '../../../src/host/taskstats-counters.js';
 import { fixtureDir } from '../../helpers/fixtures.js';
 import { sleep } from '../../helpers/workload.js';
@@ -101,7 +102,9 @@ test('every counter of taskstats lies between two procfs reads; both sources mon
     last.set(key, value);
   };
   const seenTids = new Set<number>();
+  const startTimes = new Map<string, number>();
   let compared = 0;
+  let threadStatsCompared = 0;
   // at least 6 rounds, and until short-lived threads have come and gone
   for (let round = 0; round < 6 || (seenTids.size <= 7 && round < 40); round++) {
     const tids = procfs.listThreads(proc) ?? [];
@@ -112,6 +115,7 @@ test('every counter of taskstats lies between two procfs reads; both sources mon
       tasks.push({ ref: t, statPath: t.statPath, name: `thread ${tid}` });
     }
     const beforeR = tasks.map((t) => readProcfs(procfs, t.ref, t.statPath));
+    const beforeStats = tasks.map((t) => procfs.readStat(t.statPath));
     binary.prefetchCounters(
       tasks.map((t) => t.ref),
       WANT,
@@ -120,7 +124,10 @@ test('every counter of taskstats lies between two procfs reads; both sources mon
       const c = emptyTaskCounters();
       return { c, filled: binary.readCounters(t.ref, WANT, c) };
     });
+    // a thread's stat fields from the same replies (no file read)
+    const threadStats = tasks.map((t) => (t.ref.isThread ? binary.readThreadStat(t.ref as ThreadFiles, emptyPidStat()) : undefined));
     const afterR = tasks.map((t) => readProcfs(procfs, t.ref, t.statPath));
+    const afterStats = tasks.map((t) => procfs.readStat(t.statPath));
     assert.equal(source.lastCounts?.sendCalls, 1, 'one send for the whole cycle');
     for (let i = 0; i < tasks.length; i++) {
       const b = beforeR[i];
@@ -139,6 +146,23 @@ test('every counter of taskstats lies between two procfs reads; both sources mon
       within(`${name} user`, t.c.cpuUserUs, b.statUserUs, a.statUserUs + TICK_US, TICK_US);
       within(`${name} system`, t.c.cpuSystemUs, b.statSystemUs, a.statSystemUs + TICK_US, TICK_US);
       const key = isProcess ? 'p' : `t${tasks[i]?.ref.tid}`;
+      const fromReply = threadStats[i];
+      const fromFile = afterStats[i];
+      if (!isProcess && fromReply && fromFile) {
+        threadStatsCompared++;
+        assert.equal(fromReply.comm, fromFile.comm, `${name} comm`);
+        assert.equal(fromReply.pid, fromFile.pid, `${name} pid`);
+        assert.equal(fromReply.ppid, fromFile.ppid, `${name} ppid`);
+        // starttime from reply time - ac_etime: the tick stat shows, or a neighbour (the reply time is known to within its send())
+        assert.ok(Math.abs(fromReply.startTime - fromFile.startTime) <= 1, `${name} starttime ${fromReply.startTime}, stat says ${fromFile.startTime}`);
+        const first = startTimes.get(key) ?? fromReply.startTime;
+        assert.equal(fromReply.startTime, first, `${name}: the same thread keeps its start`);
+        startTimes.set(key, first);
+        within(`${name} minflt`, fromReply.minflt, beforeStats[i]?.minflt ?? 0, fromFile.minflt);
+        within(`${name} majflt`, fromReply.majflt, beforeStats[i]?.majflt ?? 0, fromFile.majflt);
+        within(`${name} stat user`, fromReply.utime * TICK_US, b.statUserUs, a.statUserUs + TICK_US, TICK_US);
+        within(`${name} stat system`, fromReply.stime * TICK_US, b.statSystemUs, a.statSystemUs + TICK_US, TICK_US);
+      }
       for (const [field, v] of Object.entries({ ...t.c, statUser: b.statUserUs, statSystem: b.statSystemUs, pvol: b.c.voluntaryCtxSwitches, pread: b.c.readBytes })) {
         monotonic(`${key}.${field}`, v);
       }
@@ -152,6 +176,7 @@ test('every counter of taskstats lies between two procfs reads; both sources mon
   assert.ok([...p.keys()].some((k) => /^t\d+\.voluntaryCtxSwitches$/.test(k) && (p.get(k) ?? 0) > 1000), 'a thread switched context often');
   assert.ok(seenTids.size > 7, `short-lived threads came and went (${seenTids.size} thread ids seen)`);
   assert.ok(compared > 30, `${compared} task readings compared`);
+  assert.ok(threadStatsCompared > 20, `${threadStatsCompared} thread stats from taskstats compared with the files`);
 });
 
 test('the CPU split never lets either half go down, and restarts for a reused id', () => {

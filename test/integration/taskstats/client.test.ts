@@ -9,7 +9,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { ExporterError } from '../../../src/errors.js';
 import { Target, TaskstatsClient, TaskstatsQueries } from '../../../src/taskstats/client.js';
-import { decodeComm, type TaskStats } from '../../../src/taskstats/taskstats-struct.js';
+import { decodeComm, decodeTaskstats, TaskStats } from '../../../src/taskstats/taskstats-struct.js';
 import { hasCommand } from '../../helpers/namespace.js';
 import { startWorkload, sleep, type Workload } from '../../helpers/workload.js';
 
@@ -43,8 +43,9 @@ function procCtx(path: string): number {
 class Collect {
   readonly got = new Map<number, { cpuUs: number; exactNs: number; minflt: number; ctx: number; pid: number; ppid: number; comm: string }>();
   readonly goneList: number[] = [];
-  stats(index: number, s: TaskStats, raw: Buffer, offset: number): void {
+  stats(index: number, raw: Buffer, offset: number, size: number): void {
     assert.ok(!this.got.has(index), `query ${index} answered once`);
+    const s = decodeTaskstats(raw, offset, size, new TaskStats());
     this.got.set(index, {
       cpuUs: s.utimeUs + s.stimeUs,
       exactNs: s.cpuRunVirtualNs,
@@ -82,7 +83,7 @@ test('a process (TGID) and its thread (PID) answer with counters between two /pr
   q.add(Target.PROCESS, pid);
   q.add(Target.THREAD, pid);
   const c = new Collect();
-  const counts = client.query(q, { stats: (i, s, r, o) => c.stats(i, s, r, o), gone: (i) => c.goneIndex(i) });
+  const counts = client.query(q, { stats: (i, r, o, n) => c.stats(i, r, o, n), gone: (i) => c.goneIndex(i) });
   const afterStat = procStat(`/proc/${pid}/stat`);
   const ctxAfter = procCtx(`/proc/${pid}/status`);
   assert.deepEqual(counts, { answered: 2, gone: 0, sendCalls: 1, receiveCalls: 1, resent: 0 });
@@ -110,7 +111,7 @@ test('every thread of this process answers; an exited task is reported gone, not
   for (const tid of tids) q.add(Target.THREAD, tid);
   const goneIndex = q.add(Target.THREAD, child.pid as number);
   const c = new Collect();
-  const counts = client.query(q, { stats: (i, s, r, o) => c.stats(i, s, r, o), gone: (i) => c.goneIndex(i) });
+  const counts = client.query(q, { stats: (i, r, o, n) => c.stats(i, r, o, n), gone: (i) => c.goneIndex(i) });
   assert.deepEqual(c.goneList, [goneIndex]);
   assert.equal(counts.answered, tids.length);
   for (let i = 0; i < tids.length; i++) assert.equal(c.got.get(i)?.pid, tids[i]);
@@ -122,7 +123,7 @@ test('replies dropped by a tiny receive buffer are asked again until every query
     const q = new TaskstatsQueries();
     for (let i = 0; i < 600; i++) q.add(Target.PROCESS, process.pid);
     const c = new Collect();
-    const counts = small.query(q, { stats: (i, s, r, o) => c.stats(i, s, r, o), gone: (i) => c.goneIndex(i) });
+    const counts = small.query(q, { stats: (i, r, o, n) => c.stats(i, r, o, n), gone: (i) => c.goneIndex(i) });
     assert.equal(counts.answered, 600);
     assert.equal(c.got.size, 600);
     assert.ok(counts.resent > 0, 'some replies were dropped and asked again');
