@@ -24,7 +24,8 @@ export type ErrorCode =
   | 'MANIFEST_INVALID'
   | 'WEB_CONFIG_INVALID'
   | 'PROCFS_UNUSABLE'
-  | 'FILE_REFUSED';
+  | 'FILE_REFUSED'
+  | 'BCRYPT_WORKER_FAILED';
 
 export class ExporterError extends Error {
   readonly code: ErrorCode;

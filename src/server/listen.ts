@@ -17,6 +17,7 @@ import { createSecureContext, type SecureContextOptions, type TLSSocket } from '
 import type { ConfigProblem } from '../errors.js';
 import type { Logger } from '../log.js';
 import { fileStamp, FileRefusedError, readRegularFileSync } from '../read-file.js';
+import { BcryptWorker } from './bcrypt-worker.js';
 import { guardConnections } from './connection-guard.js';
 import { parseWebConfig, WebConfigError, type PemSource, type TlsSettings, type WebConfig } from './web-config.js';
 
@@ -242,26 +243,23 @@ export const bcryptCost = (hash: string): number => Number(hash.slice(4, 6));
 /**
  * Basic auth against bcrypt hashes. Verified (and refused) credentials are cached under an HMAC
  * with a per-process key, so bcrypt runs once per credential, not per scrape, and the cache holds
- * no password. bcrypt checks run one at a time (they cost ~0.2 s of CPU each); an unknown user is
- * checked against a dummy hash of the highest configured cost, so response times do not tell which
- * users exist.
+ * no password. Verified and refused ones are kept apart, so a flood of wrong passwords cannot
+ * push a good credential out. bcrypt checks run one at a time on a worker thread (they cost ~0.1-0.4 s of CPU
+ * each), so a flood of wrong passwords takes at most one core and never delays the event loop;
+ * an unknown user is checked against a dummy hash of the highest configured cost, so response
+ * times do not tell which users exist.
  */
-type Bcrypt = typeof import('bcryptjs').default;
-let bcryptModule: Promise<Bcrypt> | undefined;
-
-/** bcryptjs is loaded on the first basic-auth check: an exporter without users never loads it. */
-function loadBcrypt(): Promise<Bcrypt> {
-  bcryptModule ??= import('bcryptjs').then((m) => m.default);
-  return bcryptModule;
-}
-
 export class BasicAuth {
   private readonly key = randomBytes(32);
-  private readonly cache = new Map<string, boolean>();
+  /** HMACs of credentials, least recently used first */
+  private readonly verified = new Set<string>();
+  private readonly refused = new Set<string>();
   private queue: Promise<unknown> = Promise.resolve();
   private pending = 0;
   /** by cost, made on first use */
   private readonly dummyHashes = new Map<number, Promise<string>>();
+  /** bcrypt itself; its thread starts on the first check, so an exporter without users never starts it */
+  private readonly bcrypt = new BcryptWorker();
 
   private readonly maxCached: number;
   private readonly maxPending: number;
@@ -270,20 +268,27 @@ export class BasicAuth {
   constructor(opts: { maxCached?: number; maxPending?: number; compare?: (password: string, hash: string) => Promise<boolean> } = {}) {
     this.maxCached = opts.maxCached ?? 256;
     this.maxPending = opts.maxPending ?? DEFAULT_LIMITS.maxPendingAuth;
-    this.compare = opts.compare ?? (async (password, hash) => (await loadBcrypt()).compare(password, hash));
+    this.compare = opts.compare ?? ((password, hash) => this.bcrypt.compare(password, hash));
+  }
+
+  /** Stops the bcrypt thread (with the server): later checks fail. */
+  close(): Promise<void> {
+    return this.bcrypt.close();
   }
 
   /**
    * A hash of a random password at the highest cost among `users` (an unknown user must cost as
    * much as the slowest real one); made on the first check, so an exporter without users neither
-   * loads bcrypt nor spends a hash.
+   * starts bcrypt nor spends a hash.
    */
   dummy(users: ReadonlyMap<string, string>): Promise<string> {
     let cost = 4;
     for (const h of users.values()) cost = Math.max(cost, bcryptCost(h));
     let dummy = this.dummyHashes.get(cost);
     if (!dummy) {
-      dummy = loadBcrypt().then((b) => b.hash(randomBytes(16).toString('hex'), cost));
+      dummy = this.bcrypt.hash(randomBytes(16).toString('hex'), cost);
+      // a failed thread is restarted by the next call: do not keep the failure
+      dummy.catch(() => this.dummyHashes.delete(cost));
       this.dummyHashes.set(cost, dummy);
     }
     return dummy;
@@ -311,9 +316,14 @@ export class BasicAuth {
     const run = this.queue.then(async () => {
       const again = this.lookup(id);
       if (again !== undefined) return again;
-      const ok = await this.compare(creds.password, against).catch(() => false);
-      this.remember(id, ok);
-      return ok;
+      // a check that failed (thread gone, malformed hash) refuses this request but is not remembered
+      return this.compare(creds.password, against).then(
+        (ok) => {
+          this.remember(id, ok);
+          return ok;
+        },
+        () => false,
+      );
     });
     this.queue = run.catch(() => undefined);
     try {
@@ -324,20 +334,21 @@ export class BasicAuth {
   }
 
   private lookup(id: string): boolean | undefined {
-    const v = this.cache.get(id);
-    if (v !== undefined) {
+    for (const [set, ok] of [[this.verified, true], [this.refused, false]] as const) {
+      if (!set.delete(id)) continue;
       // most recently used last
-      this.cache.delete(id);
-      this.cache.set(id, v);
+      set.add(id);
+      return ok;
     }
-    return v;
+    return undefined;
   }
 
   private remember(id: string, ok: boolean): void {
-    this.cache.set(id, ok);
-    while (this.cache.size > this.maxCached) {
-      const oldest = this.cache.keys().next().value as string;
-      this.cache.delete(oldest);
+    const set = ok ? this.verified : this.refused;
+    set.add(id);
+    for (const oldest of set) {
+      if (set.size <= this.maxCached) break;
+      set.delete(oldest);
     }
   }
 }
@@ -430,6 +441,8 @@ export async function listen(opts: ListenOptions): Promise<ExporterServer> {
   } else {
     server = http.createServer(common, handler);
   }
+  // the bcrypt thread lives no longer than the server
+  server.once('close', () => void auth.close());
   guardConnections(server, { maxConnections: limits.maxConnections, maxPerClient: limits.maxConnectionsPerClient });
   server.timeout = limits.socketIdleTimeoutMs;
 

@@ -8,6 +8,8 @@ export interface ProbeOptions {
   localAddress?: string;
   /** trusted CA for https URLs (built once: a context per probe would cost the prober, not the server) */
   secureContext?: SecureContext;
+  /** request headers (Authorization, User-Agent) */
+  headers?: Record<string, string>;
 }
 
 export interface ProbeResult {
@@ -19,7 +21,7 @@ export interface ProbeResult {
 /** One GET on a fresh connection; resolves with its latency in ms, or Infinity on failure. */
 export function probeOnce(url: string, opts: ProbeOptions = {}): Promise<number> {
   const t0 = performance.now();
-  const options: https.RequestOptions = { agent: false, timeout: opts.timeoutMs ?? 2000, localAddress: opts.localAddress };
+  const options: https.RequestOptions = { agent: false, timeout: opts.timeoutMs ?? 2000, localAddress: opts.localAddress, headers: opts.headers };
   if (opts.secureContext) Object.assign(options, { secureContext: opts.secureContext });
   const get = url.startsWith('https:') ? https.get : http.get;
   return new Promise((resolve) => {

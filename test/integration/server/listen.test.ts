@@ -3,7 +3,7 @@
  * CA), real TLS handshakes and real bcrypt hashes.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -15,6 +15,7 @@ import bcrypt from 'bcryptjs';
 import { createLogger } from '../../../src/log.js';
 import { BasicAuth, type ExporterServer, listen, type ServerLimits } from '../../../src/server/listen.js';
 import { WebConfigError } from '../../../src/server/web-config.js';
+import { waitFor } from '../../helpers/exporter-process.js';
 import { makePki, type Issued, type Pki } from '../../helpers/pki.js';
 
 let pki: Pki;
@@ -158,6 +159,19 @@ describe('basic auth', () => {
     } finally {
       await s.close();
     }
+  });
+
+  test('bcrypt runs on a thread started by the first check and stopped when the server closes', async () => {
+    const threads = () => readdirSync('/proc/self/task').length;
+    const s = await start(`basic_auth_users:\n  prometheus: ${HASH}\n`);
+    const before = threads();
+    try {
+      assert.equal((await get(s.port, { user: 'prometheus', password: 's3cret' })).status, 200);
+      assert.equal(threads(), before + 1, 'one bcrypt thread');
+    } finally {
+      await s.close();
+    }
+    await waitFor('the bcrypt thread to stop', () => (threads() === before ? true : undefined), 5000);
   });
 
   test('bcrypt runs once per credential, not per request; unknown users cost a bcrypt too', async () => {
