@@ -21,13 +21,17 @@ export interface ExporterProcess {
  * `serve` as a real child process on a free port; resolves once it listens. `asNobody`: as uid
  * 65534 without capabilities, or with just `capabilities` (setpriv names, e.g. 'sys_ptrace').
  * `maxOpenFiles`: RLIMIT_NOFILE (soft and hard) set by prlimit, which execs the exporter.
+ * `nodeArgs` go to node before the script, `env` on top of this process's environment.
  */
-export async function startExporter(args: readonly string[], opts: { asNobody?: boolean; capabilities?: readonly string[]; maxOpenFiles?: number } = {}): Promise<ExporterProcess> {
-  const node = [process.execPath, '--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), 'serve', '-web.listen-address', '127.0.0.1:0', ...args];
+export async function startExporter(
+  args: readonly string[],
+  opts: { asNobody?: boolean; capabilities?: readonly string[]; maxOpenFiles?: number; nodeArgs?: readonly string[]; env?: Record<string, string> } = {},
+): Promise<ExporterProcess> {
+  const node = [process.execPath, '--import', 'tsx', ...(opts.nodeArgs ?? []), join(repoRoot, 'src/cli/main.ts'), 'serve', '-web.listen-address', '127.0.0.1:0', ...args];
   const caps = ['-all', ...(opts.capabilities ?? []).map((c) => `+${c}`)].join(',');
   const asUser = opts.asNobody ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', `--inh-caps=${caps}`, `--ambient-caps=${caps}`, ...node] : node;
   const [cmd, ...argv] = opts.maxOpenFiles === undefined ? asUser : ['prlimit', `--nofile=${opts.maxOpenFiles}:${opts.maxOpenFiles}`, '--', ...asUser];
-  const child = spawn(cmd as string, argv, { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(cmd as string, argv, { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...opts.env } });
   let log = '';
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (c: string) => (log += c));
