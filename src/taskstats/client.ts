@@ -15,7 +15,7 @@
  * family exists only in the initial network namespace (ENOENT elsewhere): the caller then reads /proc.
  * A request for a task that has exited is answered ESRCH.
  */
-import { NetlinkError, NetlinkSocket, errnoName, netlinkError, SLOT_SIZE } from './netlink-socket.js';
+import { NetlinkError, NetlinkSocket, errnoName, netlinkError } from './netlink-socket.js';
 import {
   CTRL_ATTR_FAMILY_ID,
   CTRL_ATTR_FAMILY_NAME,
@@ -36,7 +36,6 @@ import {
   msgSeq,
   msgType,
   nextAttr,
-  nextMessage,
   putStringRequest,
   putU32Request,
   type GenlRequest,
@@ -300,33 +299,28 @@ export class TaskstatsClient {
         }
         counts.receiveCalls++;
         if (got === 0) break; // the rest were dropped: the kernel answers within send()
-        for (let d = 0; d < got; d++) {
-          const base = d * SLOT_SIZE;
-          const end = base + this.socket.length(d);
-          const data = this.socket.data;
-          for (let m = base; m < end; m = nextMessage(data, m, end)) {
-            const type = msgType(data, m);
-            const seq = type === NLMSG_ERROR ? errorSeq(data, m) : msgSeq(data, m);
-            const slot = (seq - seqBase) >>> 0;
-            if (slot >= n) continue; // a stale reply from an earlier, overflowed batch
-            const index = batchIdx[slot] as number;
-            if (answered[index]) continue;
-            if (type === NLMSG_ERROR) {
-              const errno = errorCode(data, m);
-              if (errno === 0) continue; // an ack, not an answer
-              if (errnoName(errno) !== 'ESRCH') throw requestError(errno, `${q.kinds[index] === Target.PROCESS ? 'tgid' : 'pid'} ${q.ids[index]}`);
-              answered[index] = 1;
-              pending--;
-              counts.gone++;
-              handler.gone(index);
-            } else if (type === this.family.id) {
-              answered[index] = 1;
-              pending--;
-              counts.answered++;
-              this.deliver(data, m, index, handler);
-            }
+        this.socket.eachMessage(got, (data, m) => {
+          const type = msgType(data, m);
+          const seq = type === NLMSG_ERROR ? errorSeq(data, m) : msgSeq(data, m);
+          const slot = (seq - seqBase) >>> 0;
+          if (slot >= n) return; // a stale reply from an earlier, overflowed batch
+          const index = batchIdx[slot] as number;
+          if (answered[index]) return;
+          if (type === NLMSG_ERROR) {
+            const errno = errorCode(data, m);
+            if (errno === 0) return; // an ack, not an answer
+            if (errnoName(errno) !== 'ESRCH') throw requestError(errno, `${q.kinds[index] === Target.PROCESS ? 'tgid' : 'pid'} ${q.ids[index]}`);
+            answered[index] = 1;
+            pending--;
+            counts.gone++;
+            handler.gone(index);
+          } else if (type === this.family.id) {
+            answered[index] = 1;
+            pending--;
+            counts.answered++;
+            this.deliver(data, m, index, handler);
           }
-        }
+        });
       }
       if (pending > 0 || overflowed) {
         counts.resent += pending;
@@ -363,35 +357,32 @@ export function resolveFamily(socket: NetlinkSocket, name: string): GenlFamily {
   const len = putStringRequest(buf, 0, { family: GENL_ID_CTRL, cmd: CTRL_CMD_GETFAMILY, version: 1, seq }, CTRL_ATTR_FAMILY_NAME, name);
   socket.send(buf, len);
   // the controller answers within send(), so the reply is queued by now
-  const got = socket.receive();
-  for (let d = 0; d < got; d++) {
-    const base = d * SLOT_SIZE;
-    const end = base + socket.length(d);
-    const data = socket.data;
-    for (let m = base; m < end; m = nextMessage(data, m, end)) {
-      const type = msgType(data, m);
-      if (type === NLMSG_ERROR) {
-        if (errorSeq(data, m) !== seq) continue;
-        const errno = errnoName(errorCode(data, m));
-        if (errno === 'ENOENT') {
-          throw new NetlinkError('TASKSTATS_UNAVAILABLE', 'CTRL_CMD_GETFAMILY', errno, `no generic netlink family ${name} (not in this kernel, or not the host's network namespace)`);
-        }
-        throw netlinkError('CTRL_CMD_GETFAMILY', errno, name);
+  let family: GenlFamily | undefined;
+  socket.eachMessage(socket.receive(), (data, m) => {
+    const type = msgType(data, m);
+    if (type === NLMSG_ERROR) {
+      if (errorSeq(data, m) !== seq) return false;
+      const errno = errnoName(errorCode(data, m));
+      if (errno === 'ENOENT') {
+        throw new NetlinkError('TASKSTATS_UNAVAILABLE', 'CTRL_CMD_GETFAMILY', errno, `no generic netlink family ${name} (not in this kernel, or not the host's network namespace)`);
       }
-      if (type !== GENL_ID_CTRL || msgSeq(data, m) !== seq) continue;
-      const attrs = genlAttrs(m);
-      const attrsEnd = m + msgLength(data, m);
-      const id = findAttr(data, attrs, attrsEnd, CTRL_ATTR_FAMILY_ID);
-      if (id < 0) throw new NetlinkError('NETLINK_FAILED', 'CTRL_CMD_GETFAMILY', 'EPROTO', `${name}: reply without a family id`);
-      const version = findAttr(data, attrs, attrsEnd, CTRL_ATTR_VERSION);
-      const maxAttr = findAttr(data, attrs, attrsEnd, CTRL_ATTR_MAXATTR);
-      return {
-        id: data.readUInt16LE(attrData(id)),
-        name,
-        version: version < 0 ? 0 : data.readUInt32LE(attrData(version)),
-        maxAttr: maxAttr < 0 ? 0 : data.readUInt32LE(attrData(maxAttr)),
-      };
+      throw netlinkError('CTRL_CMD_GETFAMILY', errno, name);
     }
-  }
+    if (type !== GENL_ID_CTRL || msgSeq(data, m) !== seq) return false;
+    const attrs = genlAttrs(m);
+    const attrsEnd = m + msgLength(data, m);
+    const id = findAttr(data, attrs, attrsEnd, CTRL_ATTR_FAMILY_ID);
+    if (id < 0) throw new NetlinkError('NETLINK_FAILED', 'CTRL_CMD_GETFAMILY', 'EPROTO', `${name}: reply without a family id`);
+    const version = findAttr(data, attrs, attrsEnd, CTRL_ATTR_VERSION);
+    const maxAttr = findAttr(data, attrs, attrsEnd, CTRL_ATTR_MAXATTR);
+    family = {
+      id: data.readUInt16LE(attrData(id)),
+      name,
+      version: version < 0 ? 0 : data.readUInt32LE(attrData(version)),
+      maxAttr: maxAttr < 0 ? 0 : data.readUInt32LE(attrData(maxAttr)),
+    };
+    return true;
+  });
+  if (family) return family;
   throw new NetlinkError('NETLINK_FAILED', 'CTRL_CMD_GETFAMILY', 'ETIMEDOUT', `${name}: no reply`);
 }

@@ -20,8 +20,8 @@ import { fstatSync, readFileSync } from 'node:fs';
 import { netlinkDrops } from '../procfs/net-netlink.js';
 import { readAggregates, resolveFamily, TASKSTATS_CMD_ATTR_REGISTER_CPUMASK, TASKSTATS_CMD_GET, TASKSTATS_GENL_NAME, TASKSTATS_GENL_VERSION, TASKSTATS_TYPE_PID, type AggregateVisitor, type GenlFamily } from './client.js';
 import type { ExitRecord } from './exit-record.js';
-import { errorCode, errorSeq, msgType, NLM_F_ACK, NLM_F_REQUEST, NLMSG_ERROR, nextMessage, putStringRequest, stringRequestSize } from './genetlink.js';
-import { errnoName, NetlinkError, NetlinkSocket, SLOT_SIZE } from './netlink-socket.js';
+import { errorCode, errorSeq, msgType, NLM_F_ACK, NLM_F_REQUEST, NLMSG_ERROR, putStringRequest, stringRequestSize } from './genetlink.js';
+import { errnoName, NetlinkError, NetlinkSocket } from './netlink-socket.js';
 import { decodeComm, decodeTaskstats, TaskStats } from './taskstats-struct.js';
 
 /** ac_flag: the task was the last of its thread group (linux/acct.h) */
@@ -151,18 +151,15 @@ export class ExitListener {
         throw err;
       }
       if (got === 0) return;
-      const data = this.socket.data;
-      for (let d = 0; d < got; d++) {
-        const base = d * SLOT_SIZE;
-        const end = base + this.socket.length(d);
-        for (let m = base; m < end; m = nextMessage(data, m, end)) {
-          if (msgType(data, m) === NLMSG_ERROR) continue; // the registration's ack
-          this.current = undefined;
-          readAggregates(data, m, this.visitor);
-        }
-      }
+      this.socket.eachMessage(got, this.visitMessage);
     }
   }
+
+  private readonly visitMessage = (data: Buffer, m: number): void => {
+    if (msgType(data, m) === NLMSG_ERROR) return; // the registration's ack
+    this.current = undefined;
+    readAggregates(data, m, this.visitor);
+  };
 
   private aggregate(kind: number, buf: Buffer, off: number, size: number): void {
     const t = decodeTaskstats(buf, off, size, this.scratch);
@@ -229,18 +226,13 @@ function register(socket: NetlinkSocket, family: GenlFamily, cpus: string): void
   const len = putStringRequest(buf, 0, { family: family.id, cmd: TASKSTATS_CMD_GET, version: TASKSTATS_GENL_VERSION, seq, flags: NLM_F_REQUEST | NLM_F_ACK }, TASKSTATS_CMD_ATTR_REGISTER_CPUMASK, cpus);
   socket.send(buf, len);
   // the kernel handles the request within send(): its ack is queued by now
-  const got = socket.receive();
-  for (let d = 0; d < got; d++) {
-    const base = d * SLOT_SIZE;
-    const end = base + socket.length(d);
-    const data = socket.data;
-    for (let m = base; m < end; m = nextMessage(data, m, end)) {
-      if (msgType(data, m) !== NLMSG_ERROR || errorSeq(data, m) !== seq) continue;
-      const errno = errorCode(data, m);
-      if (errno === 0) return;
-      const name = errnoName(errno);
-      throw new NetlinkError(name === 'EPERM' || name === 'EACCES' ? 'PERMISSION_DENIED' : 'NETLINK_FAILED', 'TASKSTATS_CMD_ATTR_REGISTER_CPUMASK', name, `cpus ${cpus}`);
-    }
-  }
+  const acked = socket.eachMessage(socket.receive(), (data, m) => {
+    if (msgType(data, m) !== NLMSG_ERROR || errorSeq(data, m) !== seq) return false;
+    const errno = errorCode(data, m);
+    if (errno === 0) return true;
+    const name = errnoName(errno);
+    throw new NetlinkError(name === 'EPERM' || name === 'EACCES' ? 'PERMISSION_DENIED' : 'NETLINK_FAILED', 'TASKSTATS_CMD_ATTR_REGISTER_CPUMASK', name, `cpus ${cpus}`);
+  });
+  if (acked) return;
   throw new NetlinkError('NETLINK_FAILED', 'TASKSTATS_CMD_ATTR_REGISTER_CPUMASK', 'EPROTO', 'no acknowledgement');
 }

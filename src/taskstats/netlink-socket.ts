@@ -13,6 +13,7 @@
 import { endianness } from 'node:os';
 import { ExporterError, type ErrorCode } from '../errors.js';
 import { loadLibc, type Libc } from '../libc.js';
+import { nextMessage } from './genetlink.js';
 
 type Koffi = typeof import('koffi').default;
 
@@ -237,6 +238,21 @@ export class NetlinkSocket {
       throw new NetlinkError('NETLINK_FAILED', 'recvmmsg(AF_NETLINK)', 'EMSGSIZE', `datagram longer than ${SLOT_SIZE} bytes`);
     }
     return this.meta.readUInt32LE(h + MMSG_LEN);
+  }
+
+  /**
+   * Calls `visit(data, offset)` for each netlink message of the `got` datagrams the last receive()
+   * returned, in order, until it returns true; returns whether it did. Throws a RangeError on a
+   * message that overruns its datagram.
+   */
+  eachMessage(got: number, visit: (data: Buffer, offset: number) => boolean | void): boolean {
+    const data = this.data;
+    for (let d = 0; d < got; d++) {
+      const base = d * SLOT_SIZE;
+      const end = base + this.length(d);
+      for (let m = base; m < end; m = nextMessage(data, m, end)) if (visit(data, m) === true) return true;
+    }
+    return false;
   }
 
   close(): void {
