@@ -56,6 +56,7 @@ export const EXPORTER_FLAGS = {
   'exit-records': boolFlag(true, 'credit every exiting task exactly from the kernel\'s taskstats exit records (needs CAP_NET_ADMIN, the host network and PID namespaces); without them exited children are credited through their parent\'s cutime'),
   'path.cgroup2': stringFlag('', 'cgroup v2 mount to use instead of discovering it from mountinfo'),
   'kubelet.cgroup-root': KUBELET_CGROUP_ROOT_FLAG,
+  'procfs.held-files': intFlag(8192, 'keep up to this many /proc files open between scrapes and re-read them in place (each process\'s stat, and status and io of tracked ones), at most half the open-file limit: each saves ~10 us of CPU per scrape and holds one fd and ~4.3 KiB of kernel memory (0: open and close every read)'),
   source: stringFlag('auto', 'where per-task counters come from: taskstats (the kernel\'s binary task accounting over netlink: needs CAP_NET_ADMIN), procfs (the text files), or auto (taskstats when usable, else procfs)'),
 };
 
@@ -69,6 +70,7 @@ export function exporterSettings(flags: ExporterFlags, env: Readonly<Record<stri
   const perfEnv = perfOptionsFromEnv(env);
   return {
     procfsRoot: flags.procfs,
+    heldFiles: flags['procfs.held-files'],
     rootfs: flags['path.rootfs'],
     cgroup2Root: flags['path.cgroup2'] || undefined,
     kubeletCgroupRoot: kubeletCgroupRootFlag(flags['kubelet.cgroup-root']),

@@ -21,7 +21,7 @@ import { UserNames } from '../procfs/passwd.js';
 import { type PidCgroup, readPidCgroup } from '../procfs/pid-cgroup.js';
 import { type PidLimits, readPidLimits } from '../procfs/pid-limits.js';
 import { type PidSmapsRollup, readPidSmapsRollup } from '../procfs/pid-smaps-rollup.js';
-import { type PidStat, readPidStat, TICKS_PER_SECOND } from '../procfs/pid-stat.js';
+import { type PidStat, parsePidStat, readPidStat, TICKS_PER_SECOND } from '../procfs/pid-stat.js';
 import { type ProcStat, readProcStat } from '../procfs/proc-stat.js';
 import { readPidWchan } from '../procfs/pid-wchan.js';
 import { readUptime } from '../procfs/uptime.js';
@@ -44,6 +44,12 @@ export interface HostOptions {
   containerNames?: boolean | undefined;
   /** where the kubelet's kubepods hierarchy lives (-kubelet.cgroup-root); default `/` */
   kubeletCgroupRoot?: KubeletCgroupRoot | undefined;
+  /**
+   * Files a process is read from every cycle (stat, and status and io when tracked) kept open
+   * between cycles, at most this many and half of the open-file limit (default 0: none);
+   * see ProcReader.readHeld.
+   */
+  heldFiles?: number | undefined;
   log?: Logger | undefined;
 }
 
@@ -103,9 +109,12 @@ export class Host {
   /** this cycle's read failures; replaced by beginCycle() */
   errors = new ReadErrors();
   private attributeSources: AttributeSources | undefined;
+  /** the most files the reader may hold open between cycles */
+  private readonly heldFileBudget: number;
 
   constructor(options: HostOptions) {
-    this.reader = new ProcReader(options.procfsRoot);
+    this.heldFileBudget = heldFileBudget(options.heldFiles ?? 0, this.ownSoftOpenFilesLimit());
+    this.reader = new ProcReader(options.procfsRoot, { heldFiles: this.heldFileBudget });
     this.procfsRoot = this.reader.root;
     this.rootfs = options.rootfs === undefined || options.rootfs === '/' ? undefined : options.rootfs;
     this.cgroup2Root = options.cgroup2Root || undefined;
@@ -129,6 +138,7 @@ export class Host {
   /** Starts a cycle: fresh error counts, the host's /proc/stat (throws when unreadable: nothing works without it). */
   beginCycle(): ProcStat {
     this.errors = new ReadErrors();
+    this.reader.releaseUnused();
     const host = readProcStat(this.reader);
     if (this.attributeSources?.bootTime !== host.bootTime) {
       this.attributeSources = {
@@ -184,6 +194,27 @@ export class Host {
       if (stat !== null) return stat;
     }
     return this.readStat(thread.statPath, into);
+  }
+
+  /** readStat of a process's <pid>/stat, read every cycle: through a held file while the budget allows. */
+  readProcessStat(statPath: string, into: PidStat): PidStat | undefined {
+    try {
+      const n = this.reader.readHeld(statPath);
+      return n === GONE ? undefined : parsePidStat(this.reader.bytes, n, statPath, into);
+    } catch (err) {
+      if (!this.errors.count('procRead', 'stat', err)) throw err;
+      return undefined;
+    }
+  }
+
+  /** files held open between cycles (ProcReader.readHeld) */
+  get heldFiles(): number {
+    return this.reader.heldCount;
+  }
+
+  /** Closes the files held open between cycles. */
+  close(): void {
+    this.reader.close();
   }
 
   /** Fills `into` with the counters in `want` (COUNTERS mask); returns the mask of what was read. */
@@ -383,9 +414,21 @@ export class Host {
     return existsSync(`/proc/self/task/${process.pid}/children`);
   }
 
-  /** the exporter's own soft RLIMIT_NOFILE: /proc/self of the procfs it runs in, not of the host's procfs mount */
+  /**
+   * The exporter's own soft RLIMIT_NOFILE less the files the host may hold open between cycles:
+   * what is left for perf counters and everything else.
+   */
   ownOpenFilesLimit(): number {
-    return readPidLimits(this.reader, '/proc/self/limits')?.openFilesSoft ?? Infinity;
+    return this.ownSoftOpenFilesLimit() - this.heldFileBudget;
+  }
+
+  /** /proc/self of the procfs the exporter runs in, not of the host's procfs mount */
+  private ownSoftOpenFilesLimit(): number {
+    try {
+      return readPidLimits(new ProcReader('/proc'), '/proc/self/limits')?.openFilesSoft ?? Infinity;
+    } catch {
+      return Infinity;
+    }
   }
 
   /** an fd of a cgroup's directory, for perf's cgroup counters (the caller closes it); throws ENOENT when gone */
@@ -406,4 +449,13 @@ export class Host {
   selfPid(): string {
     return readlinkSync(path.join(this.procfsRoot, 'self'));
   }
+}
+
+/**
+ * Held files share the open-file limit with sockets, perf counters and the reads of a cycle: at
+ * most half of the soft RLIMIT_NOFILE (Node raises it to the hard limit at start-up); perf's
+ * budget is taken from the rest (ownOpenFilesLimit).
+ */
+function heldFileBudget(wanted: number, softLimit: number): number {
+  return wanted > 0 ? Math.max(0, Math.min(wanted, Math.floor(softLimit / 2))) : 0;
 }

@@ -7,6 +7,21 @@ export { GONE };
 
 const INITIAL_SIZE = 64 * 1024;
 
+/** A file kept open across cycles, and the cycle it was last read in. */
+interface HeldFile {
+  fd: number;
+  used: number;
+}
+
+export interface ProcReaderOptions {
+  /**
+   * At most this many files read every cycle (a process's stat, status, io) are kept open and
+   * re-read at offset 0 instead of opened and closed each time; 0 holds none. Each costs one fd
+   * and ~4.3 KiB of kernel memory (the seq_file buffer), charged to the exporter's cgroup.
+   */
+  heldFiles?: number;
+}
+
 /**
  * Reads /proc files into one reused buffer: no per-read allocation, no string decoding.
  * The bytes are valid until the next read. A process that exited reads as GONE (-1), never throws.
@@ -16,10 +31,22 @@ export class ProcReader implements FileReader {
   private buf: Buffer = Buffer.allocUnsafe(INITIAL_SIZE);
   /** the size of <pid>/fd is the fd count: a real procfs on Linux 6.2+, not a copied tree */
   private readonly fdSizeIsCount: boolean;
+  private readonly held = new Map<string, HeldFile>();
+  private readonly heldLimit: number;
+  /** counts cycles for the held files; see releaseUnused() */
+  private cycle = 0;
 
-  constructor(root: string) {
+  constructor(root: string, options: ProcReaderOptions = {}) {
     this.root = root.replace(/\/+$/, '') || '/';
-    this.fdSizeIsCount = kernelReportsFdCount && isProcfs(this.root);
+    const procfs = isProcfs(this.root);
+    this.fdSizeIsCount = kernelReportsFdCount && procfs;
+    // a copied tree's files are plain files: holding them would serve stale bytes after a rewrite
+    this.heldLimit = procfs ? (options.heldFiles ?? 0) : 0;
+  }
+
+  /** how many files are held open (see readHeld) */
+  get heldCount(): number {
+    return this.held.size;
   }
 
   get bytes(): Buffer {
@@ -62,6 +89,75 @@ export class ProcReader implements FileReader {
       throw new ProcReadError(path, errnoOf(err), { cause: err });
     } finally {
       closeSync(fd);
+    }
+  }
+
+  /**
+   * readSingle for a file read every cycle, through an fd kept open while the budget allows: a
+   * procfs seq_file regenerates its text on every read at offset 0, so pread(fd, 0) costs the
+   * kernel's formatting only, without the path walk of open() and the teardown of close() (on
+   * Linux 6.18, 2,100 processes: stat 17 -> 9 us, io 14 -> 6 us, status 23 -> 16 us, in C).
+   * The fd stays bound to the process it was opened on: after that process exits (or its pid
+   * is taken by a new one) the read fails with ESRCH, and the path is opened afresh.
+   */
+  readHeld(path: string): number {
+    const held = this.held.get(path);
+    if (held !== undefined) {
+      held.used = this.cycle;
+      const n = this.readFd(held.fd, path);
+      if (n > 0) return n;
+      // gone (or empty): that process exited; the pid may name a new process now
+      this.held.delete(path);
+      closeSync(held.fd);
+    }
+    if (this.held.size >= this.heldLimit) return this.read(path, true);
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch (err) {
+      if (isProcessGone(err)) return GONE;
+      throw new ProcReadError(path, errnoOf(err), { cause: err });
+    }
+    const n = this.readFd(fd, path);
+    if (n > 0) this.held.set(path, { fd, used: this.cycle });
+    else closeSync(fd);
+    return n;
+  }
+
+  /**
+   * Closes the held files that no read asked for since the last call (their process exited or is
+   * no longer read) and starts a new period; call once per cycle, before its reads.
+   */
+  releaseUnused(): void {
+    for (const [path, held] of this.held) {
+      if (held.used !== this.cycle) {
+        this.held.delete(path);
+        closeSync(held.fd);
+      }
+    }
+    this.cycle++;
+  }
+
+  /** Closes every held file. */
+  close(): void {
+    for (const held of this.held.values()) closeSync(held.fd);
+    this.held.clear();
+  }
+
+  /** A single-record file from offset 0 of an open fd; GONE when its process exited. */
+  private readFd(fd: number, path: string): number {
+    try {
+      let len = 0;
+      for (;;) {
+        if (len === this.buf.length) this.grow();
+        const want = this.buf.length - len;
+        const n = readSync(fd, this.buf, len, want, len);
+        len += n;
+        if (n < want) return len;
+      }
+    } catch (err) {
+      if (isProcessGone(err)) return GONE;
+      throw new ProcReadError(path, errnoOf(err), { cause: err });
     }
   }
 

@@ -9,6 +9,8 @@ import { DEFAULT_PERF_OPTIONS, type PerfOptions } from '../perf/options.js';
  */
 export interface ExporterSettings {
   procfsRoot: string;
+  /** /proc files kept open between cycles (Host heldFiles) */
+  heldFiles: number;
   /** '/' outside a container */
   rootfs: string;
   /** undefined: discover it from mountinfo */

@@ -51,7 +51,7 @@ export function buildPipeline(
   const { matcher, config } = grouping;
   const registry = new Registry();
   const semantics = settings.compat === 'process-exporter' ? 'process-exporter' : 'default';
-  const host = new Host({ procfsRoot: settings.procfsRoot, rootfs: settings.rootfs, cgroup2Root: settings.cgroup2Root, kubeletCgroupRoot: settings.kubeletCgroupRoot, counterSource, log });
+  const host = new Host({ procfsRoot: settings.procfsRoot, heldFiles: settings.heldFiles, rootfs: settings.rootfs, cgroup2Root: settings.cgroup2Root, kubeletCgroupRoot: settings.kubeletCgroupRoot, counterSource, log });
   const tracker = new Tracker({
     host,
     matcher,

@@ -193,6 +193,8 @@ export class Tracker {
 
   close(): void {
     this.opts.exitRecords?.close();
+    // the files the host holds open for this tracker's walks
+    this.host.close();
   }
 
   async update(): Promise<TrackerResult> {
@@ -216,7 +218,7 @@ export class Tracker {
       if (this.shouldYield()) await yieldToEventLoop();
       const st = this.procs.get(pid);
       scratch.comm = st?.comm ?? '';
-      const stat = host.readStat(st?.files.statPath ?? host.statPath(pid), scratch);
+      const stat = host.readProcessStat(st?.files.statPath ?? host.statPath(pid), scratch);
       if (!stat) continue;
       if (st && st.startTime === stat.startTime) {
         st.seen = cycle;

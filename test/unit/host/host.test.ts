@@ -3,7 +3,9 @@ import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { test } from 'node:test';
 import { ProcReadError } from '../../../src/errors.js';
+import { COUNTERS, emptyTaskCounters } from '../../../src/host/counter-source.js';
 import { Host } from '../../../src/host/host.js';
+import { emptyPidStat } from '../../../src/procfs/pid-stat.js';
 import { copyProc } from '../../helpers/proc-copy.js';
 import { namedWorkload, sleep } from '../../helpers/workload.js';
 
@@ -89,4 +91,34 @@ test('no descriptor left (a real EMFILE) fails the read: never "process gone", n
   assert.ok(fillers.length > 0);
   assert.equal(host.errors.procRead + host.errors.partial, 0);
   assert.ok(host.readStat(self.statPath), 'reads again once descriptors are free');
+});
+
+test('held files: a cycle reads a process through held fds, the next releases those of a process that exited; perf sees the limit less the budget', async () => {
+  const soft = Number(/^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1]);
+  const plain = new Host({ procfsRoot: '/proc', containerNames: false });
+  assert.equal(plain.ownOpenFilesLimit(), soft);
+  // more than half the limit is asked: half is granted
+  const host = new Host({ procfsRoot: '/proc', containerNames: false, heldFiles: soft });
+  assert.equal(host.ownOpenFilesLimit(), soft - Math.floor(soft / 2));
+
+  const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+  const pid = child.pid as number;
+  try {
+    host.beginCycle();
+    const files = host.process(pid);
+    assert.equal(host.readProcessStat(files.statPath, emptyPidStat())?.pid, pid);
+    host.readCounters(files, COUNTERS.ctxSwitches | COUNTERS.io, emptyTaskCounters());
+    assert.equal(host.heldFiles, 3, 'stat, status, io');
+    // a thread's files are opened and closed
+    host.readCounters(host.thread(process.pid, process.pid), COUNTERS.io, emptyTaskCounters());
+    assert.equal(host.heldFiles, 3);
+  } finally {
+    child.kill('SIGKILL');
+  }
+  await new Promise((resolve) => child.once('exit', resolve));
+  host.beginCycle();
+  assert.equal(host.readProcessStat(host.statPath(pid), emptyPidStat()), undefined);
+  host.beginCycle();
+  assert.equal(host.heldFiles, 0, 'nothing read the exited process last cycle');
+  host.close();
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { GONE, ProcReader } from '../../../src/host/proc-reader.js';
 import { copyProc } from '../../helpers/proc-copy.js';
@@ -50,6 +50,74 @@ test('countFds in a copied /proc tree counts the fd links, not the directory siz
     assert.equal(new ProcReader(root).countFds(dir), links);
     assert.ok(links >= 6, `${links} fd links copied (stdio and the three opened above)`);
     assert.equal(new ProcReader(root).countFds(`${root}/999999999/fd`), GONE);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+/** utime+stime (ticks) of a stat file in the reader's buffer */
+function cpuTicks(r: ProcReader, n: number): number {
+  const fields = r.bytes.toString('latin1', 0, n).slice(r.bytes.lastIndexOf(')', n) + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+test('readHeld keeps a process file open and reads it afresh each time; GONE and closed once the process exited', async () => {
+  const held = new ProcReader('/proc', { heldFiles: 8 });
+  // a child that burns CPU: its stat must move between two reads of the same held fd
+  const child = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+  const path = `/proc/${child.pid}/stat`;
+  try {
+    const first = cpuTicks(held, held.readHeld(path));
+    assert.equal(held.heldCount, 1);
+    const deadline = Date.now() + 20_000;
+    let later = first;
+    while (later <= first && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      later = cpuTicks(held, held.readHeld(path));
+    }
+    assert.ok(later > first, `utime+stime ${first} -> ${later} through the held fd`);
+    assert.equal(held.heldCount, 1, 'the same fd, not one per read');
+  } finally {
+    child.kill('SIGKILL');
+  }
+  await new Promise((resolve) => child.once('exit', resolve));
+  assert.equal(held.readHeld(path), GONE);
+  assert.equal(held.heldCount, 0, 'the fd of the exited process is closed');
+  held.close();
+});
+
+test('readHeld holds at most its budget, releaseUnused closes what was not read since, close() closes all', () => {
+  const fdDir = `/proc/${process.pid}/fd`;
+  const before = readdirSync(fdDir).length;
+  const held = new ProcReader('/proc', { heldFiles: 2 });
+  const files = ['stat', 'status', 'io'].map((f) => `/proc/${process.pid}/${f}`);
+  for (const f of files) assert.ok(held.readHeld(f) > 0);
+  assert.equal(held.heldCount, 2, 'the third read is opened and closed');
+  assert.equal(readdirSync(fdDir).length, before + 2);
+  // the first pass after the reads keeps what they used; the next one closes what nobody read since
+  held.releaseUnused();
+  assert.ok(held.readHeld(files[0] as string) > 0);
+  held.releaseUnused();
+  assert.equal(held.heldCount, 1);
+  held.close();
+  assert.equal(held.heldCount, 0);
+  assert.equal(readdirSync(fdDir).length, before);
+
+  const none = new ProcReader('/proc', { heldFiles: 0 });
+  assert.ok(none.readHeld(files[0] as string) > 0);
+  assert.equal(none.heldCount, 0, 'heldFiles 0 holds nothing');
+});
+
+test('readHeld in a copied /proc tree holds nothing: a rewritten file reads as rewritten', () => {
+  const root = copyProc([process.pid]);
+  try {
+    const copy = new ProcReader(root, { heldFiles: 8 });
+    const path = `${root}/${process.pid}/stat`;
+    const n = copy.readHeld(path);
+    assert.ok(n > 0);
+    assert.equal(copy.heldCount, 0);
+    writeFileSync(path, '1 (x) S 0');
+    assert.equal(copy.bytes.toString('latin1', 0, copy.readHeld(path)), '1 (x) S 0');
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
