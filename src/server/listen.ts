@@ -42,6 +42,13 @@ export interface ServerLimits {
   maxConnectionsPerClient: number;
   /** bcrypt checks waiting to run; beyond this, requests with uncached credentials get 429 */
   maxPendingAuth: number;
+  /**
+   * connections the kernel queues until we accept them (capped by net.core.somaxconn). While the
+   * queue is full, new SYNs are dropped and a probe waits for the client's SYN retransmits (1 s,
+   * then 3 s, 7 s): a burst of a few hundred connections during a walk would cost the kubelet's
+   * probe its 1 s timeout with Node's default of 511.
+   */
+  listenBacklog: number;
 }
 
 export const DEFAULT_LIMITS: ServerLimits = {
@@ -55,6 +62,7 @@ export const DEFAULT_LIMITS: ServerLimits = {
   maxConnections: 256,
   maxConnectionsPerClient: 16,
   maxPendingAuth: 32,
+  listenBacklog: 4096,
 };
 
 export type ExporterServer = http.Server | https.Server;
@@ -448,7 +456,7 @@ export async function listen(opts: ListenOptions): Promise<ExporterServer> {
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
+    server.listen({ port: opts.port, host: opts.host, backlog: limits.listenBacklog }, () => {
       server.off('error', reject);
       resolve();
     });

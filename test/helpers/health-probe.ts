@@ -45,6 +45,19 @@ export async function probeSeries(url: string, count: number, everyMs: number, o
   return { latencies, failures: latencies.filter((l) => l === Infinity).length };
 }
 
+/**
+ * `count` rounds, one every `everyMs`, each probing every URL in turn on a fresh connection: the
+ * targets see the same machine load, so one can be the control of another.
+ */
+export async function probeAlternating(urls: readonly string[], count: number, everyMs: number, opts: ProbeOptions = {}): Promise<ProbeResult[]> {
+  const latencies = urls.map(() => [] as number[]);
+  for (let i = 0; i < count; i++) {
+    for (const [k, url] of urls.entries()) latencies[k]?.push(await probeOnce(url, opts));
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  return latencies.map((l) => ({ latencies: l, failures: l.filter((x) => x === Infinity).length }));
+}
+
 /** The p-th percentile (0..100), nearest rank. */
 export function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
