@@ -1,16 +1,16 @@
 import { performance } from 'node:perf_hooks';
 import type { GroupAssignment, ProcessMatcher } from '../config/attributes.js';
-import { COUNTERS, emptyTaskCounters, type TaskCounters, type TaskRef } from '../host/counter-source.js';
+import { COUNTERS, emptyTaskCounters, type TaskRef } from '../host/counter-source.js';
 import type { Host, ProcessFiles, ThreadFiles } from '../host/host.js';
 import type { LazyProcessAttributes } from '../host/process-attributes.js';
 import type { ReadErrors } from '../host/read-errors.js';
 import { emptyPidStat, type PidStat, TICKS_PER_SECOND } from '../procfs/pid-stat.js';
 import type { ProcStat } from '../procfs/proc-stat.js';
 import { type ExitCredit, type ExitRecord, type ExitWorld, ExitAccounting, START_SLACK_SECONDS, type TrackedView } from './exit-credit.js';
-import { attributeVanished, type ChildAccount, creditChildren, newChildAccount, zeroChildCounters } from './children.js';
+import { attributeVanished, type ChildAccount, type ChildSample, creditChildren, newChildAccount, zeroChildCounters } from './children.js';
 import { BASELINE, increment, KNOWN, NEWCOMER, phaseOf, type Phase } from './delta.js';
-import { creditThreadResidual, readThreads, type ThreadSource, type ThreadState } from './threads.js';
-import { newProcessMember, type ProcessDelta, type ProcessUpdate, type ThreadUpdate, zeroDelta, zeroThreadUpdate } from './updates.js';
+import { creditThreadResidual, readThreads, type ThreadOwner, type ThreadSource } from './threads.js';
+import { newProcessMember, type ProcessDelta, type ProcessUpdate, zeroDelta, zeroThreadUpdate } from './updates.js';
 
 export { TICKS_PER_SECOND };
 
@@ -64,28 +64,19 @@ export interface TrackerResult {
   exitRecords: { received: number; lost: number; delayAccounting: boolean } | undefined;
 }
 
-interface ProcState {
-  pid: number;
+/**
+ * A tracked process: its last seen stat totals (ChildSample), its threads (ThreadOwner) and the
+ * rest of what the tracker keeps per identity.
+ */
+interface ProcState extends ChildSample, ThreadOwner<ThreadFiles, ProcessFiles> {
   startTime: number;
-  /** the process's files, paths built once per identity */
-  files: ProcessFiles;
   ppid: number;
-  comm: string;
   groupKey: string;
   group: GroupAssignment;
   attrs: LazyProcessAttributes;
   firstCycle: number;
   seen: number;
-  stat: PidStat;
-  // last seen raw values
-  utime: number;
-  stime: number;
-  cutime: number;
-  cstime: number;
-  minflt: number;
-  majflt: number;
-  cminflt: number;
-  cmajflt: number;
+  // last seen raw values besides stat's (ChildSample)
   readBytes: number;
   writeBytes: number;
   vol: number;
@@ -99,10 +90,6 @@ interface ProcState {
   lastSystemUs: number;
   lastCpuUsRead: number;
   children: ChildAccount;
-  /** thread credit running ahead of process credit (seconds, <= 0), settled later */
-  threadCarryUser: number;
-  threadCarrySystem: number;
-  threads: ThreadState<ThreadFiles>[];
   /** unix seconds */
   startSeconds: number;
   /** its exit record was credited (cycle): no more credit; undefined while alive */
@@ -113,17 +100,7 @@ interface ProcState {
   churn: boolean;
   /** cycle whose files (status, io, fd, threads) were read; set in the stat pass for known identities */
   filesRead: number;
-  /** CPU of the live threads read this cycle (seconds) and how many, for the residual entry */
-  threadUser: number;
-  threadSystem: number;
-  liveThreads: number;
-  own: { counters: TaskCounters; read: number; wchan: string };
-  threadVol: number;
-  threadNonvol: number;
-  threadVolTotal: number;
-  threadNonvolTotal: number;
   fdLimit: number | undefined;
-  residual: ThreadUpdate;
   update: ProcessUpdate;
 }
 
