@@ -108,6 +108,13 @@ interface ProcState extends ChildSample, ThreadOwner<ThreadFiles, ProcessFiles> 
 const PROCESS_COUNTERS = COUNTERS.ctxSwitches | COUNTERS.io | COUNTERS.swap | COUNTERS.cpu;
 
 /**
+ * A tracked process's limits (the fd limit of worst_fd_ratio) are read when it is first seen and
+ * then every this many cycles (process-exporter reads them every scrape): at a 15 s scrape
+ * interval a changed limit shows within 2 minutes, for 1/8 of the reads.
+ */
+const LIMITS_EVERY_CYCLES = 8;
+
+/**
  * Yield to the event loop after this many ms of walking, so /health stays responsive; each
  * yield costs ~10 us, so a 500 ms walk spends ~1 ms on them.
  */
@@ -499,7 +506,9 @@ export class Tracker {
       d.writeBytes = 0;
     }
     u.openFds = host.countFds(files);
-    if (st.fdLimit === undefined || this.opts.recheck) {
+    // a process may raise its limit after it started (Go's runtime does at init, daemons after
+    // parsing their config; prlimit at any time): re-read now and then, staggered by pid
+    if (st.fdLimit === undefined || this.opts.recheck || (cycle + st.pid) % LIMITS_EVERY_CYCLES === 0) {
       st.fdLimit = host.readLimits(files)?.openFilesSoft ?? Infinity;
     }
     u.fdLimit = st.fdLimit;
