@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkTaskHeadroom, cpuSeconds } from './proc.js';
+import { checkTaskHeadroom, cpuSeconds, describeMachine } from './proc.js';
 import { fmt, markdownTable, percentile } from './stats.js';
 import { Exporter, freePort, killAllTargets, REPO_ROOT, stopAllTargets } from './targets.js';
 import { OURS_ARENAS, OURS_MAIN, OURS_NODE_FLAGS, writeConfig } from './ours.js';
@@ -154,8 +154,14 @@ async function measureRuns(opts: Options): Promise<RunResult[]> {
       let workload: Workload | undefined;
       if (caseName !== 'idle') {
         const spec: WorkloadSpec = parseWorkload(caseName);
-        checkTaskHeadroom(spec.processes * spec.threads);
-        workload = await Workload.start(tools!, spec);
+        try {
+          checkTaskHeadroom(spec.processes * spec.threads);
+          workload = await Workload.start(tools!, spec);
+        } catch (err) {
+          // one workload that does not fit (other tasks on the host hold the pids) spoils no other case
+          process.stderr.write(`${caseName} left out: ${err instanceof Error ? err.message : String(err)}\n`);
+          continue;
+        }
       }
       try {
         for (const node of opts.nodes) {
@@ -286,7 +292,10 @@ async function main(): Promise<void> {
     process.stdout.write(`\n${runsTable(runs)}\n`);
     json = { scrapes: opts.scrapes, source: opts.source, runs };
   }
-  if (opts.out) writeFileSync(opts.out, `${JSON.stringify({ date: new Date().toISOString(), variants: opts.variants, ...(json as object) }, null, 2)}\n`);
+  if (opts.out) {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+    writeFileSync(opts.out, `${JSON.stringify({ date: new Date().toISOString(), commit, machine: describeMachine(), variants: opts.variants, ...(json as object) }, null, 2)}\n`);
+  }
 }
 
 process.on('exit', () => {
