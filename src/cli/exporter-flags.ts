@@ -1,7 +1,7 @@
 import { kubeletCgroupRoot, type KubeletCgroupRoot } from '../cgroup/container-id.js';
 import type { ProcessMatcher } from '../config/attributes.js';
 import { legacyMatcher } from '../config/legacy.js';
-import { type LoadedConfig, loadConfigFile } from '../config/load.js';
+import { type LoadedConfig, loadConfigFile, readConfigFile } from '../config/load.js';
 import { isSourceMode, selectCounterSource, SOURCE_MODES, type SelectedSource } from '../host/source-select.js';
 import type { Logger } from '../log.js';
 import { defaultConfigPath } from '../package-info.js';
@@ -95,6 +95,8 @@ export interface GroupingSource {
   /** the file, or undefined for -procnames/-namemapping */
   configFile: string | undefined;
   load(): { matcher: ProcessMatcher; config: LoadedConfig | undefined };
+  /** load() for a reload while serving: the file is read without blocking the event loop */
+  reload(): Promise<{ matcher: ProcessMatcher; config: LoadedConfig | undefined }>;
 }
 
 export function groupingSource(flags: ExporterFlags): GroupingSource {
@@ -102,13 +104,18 @@ export function groupingSource(flags: ExporterFlags): GroupingSource {
   if (flags['config.path'] !== '' && legacy) throw new FlagError('-config.path cannot be used with -namemapping or -procnames');
   if (legacy) {
     const procnames = flags.procnames === '' ? [] : flags.procnames.split(',');
-    return { configFile: undefined, load: () => ({ matcher: legacyMatcher({ procnames, namemapping: flags.namemapping }), config: undefined }) };
+    const load = () => ({ matcher: legacyMatcher({ procnames, namemapping: flags.namemapping }), config: undefined });
+    return { configFile: undefined, load, reload: async () => load() };
   }
   const file = flags['config.path'] === '' ? defaultConfigPath : flags['config.path'];
   return {
     configFile: file,
     load: () => {
       const config = loadConfigFile(file);
+      return { matcher: config.matcher, config };
+    },
+    reload: async () => {
+      const config = await readConfigFile(file);
       return { matcher: config.matcher, config };
     },
   };

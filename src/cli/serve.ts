@@ -92,7 +92,7 @@ export async function run(argv: string[]): Promise<number> {
   };
   const reloadNow = async (): Promise<string | undefined> => {
     try {
-      const next = buildPipeline(settings, grouping.load(), log, source.counterSource);
+      const next = buildPipeline(settings, await grouping.reload(), log, source.counterSource);
       const previous = pipeline;
       // counters continue: everything up to now goes to the old grouping, the new one starts
       // from here with the totals of every group that survives

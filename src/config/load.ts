@@ -3,7 +3,7 @@
  * Every problem found (YAML syntax, schema, regexes, templates, label names) is collected and
  * thrown together as one ConfigError whose problems name file, line, column and field path.
  */
-import { FileRefusedError, readRegularFileSync } from '../read-file.js';
+import { FileRefusedError, readRegularFile, readRegularFileSync } from '../read-file.js';
 import { Ajv, type ErrorObject } from 'ajv';
 import {
   isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument,
@@ -266,18 +266,33 @@ export function parseConfig(text: string, file: string): LoadedConfig {
   };
 }
 
-/** Read and parse a config file. Throws ConfigError (code CONFIG_READ_FAILED when unreadable). */
 /** Larger config files are refused: parsing one this size already holds the event loop ~100 ms. */
 export const MAX_CONFIG_BYTES = 256 * 1024;
 
+/** Read and parse a config file (at start-up). Throws ConfigError (code CONFIG_READ_FAILED when unreadable). */
 export function loadConfigFile(path: string): LoadedConfig {
-  let text: string;
+  let data: Buffer;
   try {
-    text = readRegularFileSync(path, MAX_CONFIG_BYTES).toString('utf8');
+    data = readRegularFileSync(path, MAX_CONFIG_BYTES);
   } catch (err) {
-    if (!(err instanceof FileRefusedError)) throw err;
-    const message = `cannot read config file: ${err.message}`;
-    throw new ConfigError([{ file: path, line: 0, column: 0, field: '', message }], { cause: err, code: 'CONFIG_READ_FAILED' });
+    throw readFailed(path, err);
   }
-  return parseConfig(text, path);
+  return parseConfig(data.toString('utf8'), path);
+}
+
+/** loadConfigFile() without blocking the event loop on the file (for reloads while serving). */
+export async function readConfigFile(path: string): Promise<LoadedConfig> {
+  let data: Buffer;
+  try {
+    data = await readRegularFile(path, MAX_CONFIG_BYTES);
+  } catch (err) {
+    throw readFailed(path, err);
+  }
+  return parseConfig(data.toString('utf8'), path);
+}
+
+function readFailed(path: string, err: unknown): unknown {
+  if (!(err instanceof FileRefusedError)) return err;
+  const message = `cannot read config file: ${err.message}`;
+  return new ConfigError([{ file: path, line: 0, column: 0, field: '', message }], { cause: err, code: 'CONFIG_READ_FAILED' });
 }

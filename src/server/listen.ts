@@ -4,19 +4,20 @@
  *
  * The web config and the files it names are checked on every new connection and every
  * request, and re-parsed when one changed, so certificates rotate and users change without a
- * restart, as the exporter-toolkit does per handshake. A changed file that does not load keeps
+ * restart, as the exporter-toolkit does per handshake. The checks and reads are asynchronous:
+ * a slow, huge or hostile file never holds the event loop. A changed file that does not load keeps
  * the last good config and logs the problem once. Switching TLS on or off, or changing
  * client_auth_type, needs a restart (logged likewise).
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual, X509Certificate } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import { createSecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls';
 import type { ConfigProblem } from '../errors.js';
 import type { Logger } from '../log.js';
-import { fileStamp, FileRefusedError, readRegularFileSync } from '../read-file.js';
+import { fileStamp, FileRefusedError, readRegularFile } from '../read-file.js';
 import { BcryptWorker } from './bcrypt-worker.js';
 import { guardConnections } from './connection-guard.js';
 import { parseWebConfig, WebConfigError, type PemSource, type TlsSettings, type WebConfig } from './web-config.js';
@@ -102,19 +103,19 @@ function watchedFiles(file: string, tls: TlsSettings | undefined): string[] {
 /** Web config files and PEM files larger than this are refused (a certificate chain is a few KiB). */
 export const MAX_WEB_FILE_BYTES = 1 << 20;
 
-const digestOf = (file: string): string => fileStamp(file, MAX_WEB_FILE_BYTES);
+const digestOf = (file: string): Promise<string> => fileStamp(file, MAX_WEB_FILE_BYTES);
 
-const stampOf = (files: readonly string[]): string => files.map(digestOf).join('|');
+const stampOf = async (files: readonly string[]): Promise<string> => (await Promise.all(files.map(digestOf))).join('|');
 
 function problemAt(src: PemSource, message: string): ConfigProblem {
   return { ...src.at, message };
 }
 
-function readPem(src: PemSource, configFile: string): string {
+async function readPem(src: PemSource, configFile: string): Promise<string> {
   if ('pem' in src) return src.pem;
   const file = pemPath(src, configFile) as string;
   try {
-    return readRegularFileSync(file, MAX_WEB_FILE_BYTES).toString('utf8');
+    return (await readRegularFile(file, MAX_WEB_FILE_BYTES)).toString('utf8');
   } catch (err) {
     if (!(err instanceof FileRefusedError)) throw err;
     throw new WebConfigError([problemAt(src, `cannot read ${file}: ${err.message}`)], { cause: err });
@@ -128,10 +129,10 @@ function opensslReason(err: unknown): string {
   return typeof e?.code === 'string' ? `${message} (${e.code})` : (message ?? 'unknown error');
 }
 
-function secureOptions(tls: TlsSettings, configFile: string): SecureContextOptions {
-  const cert = readPem(tls.cert, configFile);
-  const key = readPem(tls.key, configFile);
-  const ca = tls.clientCa && readPem(tls.clientCa, configFile);
+async function secureOptions(tls: TlsSettings, configFile: string): Promise<SecureContextOptions> {
+  const cert = await readPem(tls.cert, configFile);
+  const key = await readPem(tls.key, configFile);
+  const ca = tls.clientCa && (await readPem(tls.clientCa, configFile));
   const options: SecureContextOptions = {
     cert,
     key,
@@ -157,40 +158,51 @@ function secureOptions(tls: TlsSettings, configFile: string): SecureContextOptio
 }
 
 /** Reads and checks a web config file and the TLS files it names. Throws WebConfigError. */
-export function loadWebConfig(file: string): LoadedWebConfig {
+export async function loadWebConfig(file: string): Promise<LoadedWebConfig> {
   // each file is digested before it is read: a change in between shows up at the next check
-  const configDigest = digestOf(file);
+  const configDigest = await digestOf(file);
   let text: string;
   try {
-    text = readRegularFileSync(file, MAX_WEB_FILE_BYTES).toString('utf8');
+    text = (await readRegularFile(file, MAX_WEB_FILE_BYTES)).toString('utf8');
   } catch (err) {
     if (!(err instanceof FileRefusedError)) throw err;
     throw new WebConfigError([{ file, line: 0, column: 0, field: '', message: `cannot read web config file: ${err.message}` }], { cause: err });
   }
   const config = parseWebConfig(text, file);
-  const stamp = [configDigest, ...watchedFiles(file, config.tls).slice(1).map(digestOf)].join('|');
-  const secure = config.tls && secureOptions(config.tls, file);
+  const stamp = [configDigest, ...(await Promise.all(watchedFiles(file, config.tls).slice(1).map(digestOf)))].join('|');
+  const secure = config.tls && (await secureOptions(config.tls, file));
   return { config, secure, stamp };
 }
 
 /** The current web config, re-read when its file or a TLS file it names changed. */
 class WebConfigSource {
-  private current: LoadedWebConfig;
   private rejectedStamp: string | undefined;
+  /** the reload under way: one at a time, later checks that found the same change wait for it */
+  private reloading: Promise<LoadedWebConfig> | undefined;
 
-  constructor(
+  private constructor(
     private readonly file: string,
     private readonly log: Logger,
-  ) {
-    this.current = loadWebConfig(file);
+    /** the last good config */
+    public current: LoadedWebConfig,
+  ) {}
+
+  static async open(file: string, log: Logger): Promise<WebConfigSource> {
+    return new WebConfigSource(file, log, await loadWebConfig(file));
   }
 
-  get(): LoadedWebConfig {
-    const { config } = this.current;
-    const stamp = stampOf(watchedFiles(this.file, config.tls));
+  /** The current config after checking its files (one stat each) and re-reading them if they changed. Never rejects. */
+  async refresh(): Promise<LoadedWebConfig> {
+    const stamp = await stampOf(watchedFiles(this.file, this.current.config.tls));
     if (stamp === this.current.stamp || stamp === this.rejectedStamp) return this.current;
+    this.reloading ??= this.reload(stamp).finally(() => (this.reloading = undefined));
+    return this.reloading;
+  }
+
+  private async reload(stamp: string): Promise<LoadedWebConfig> {
+    const { config } = this.current;
     try {
-      const next = loadWebConfig(this.file);
+      const next = await loadWebConfig(this.file);
       const restart = restartNeeded(config, next.config);
       if (restart) throw new WebConfigError([{ file: this.file, line: 0, column: 0, field: 'tls_server_config', message: `${restart} needs a restart` }]);
       this.current = next;
@@ -400,11 +412,20 @@ function guarded(
         req.pause();
       });
     }
-    const config = source?.get().config;
-    if (!config) {
+    if (!source) {
       handler(req, res);
       return;
     }
+    source.refresh().then(
+      ({ config }) => authorized(config, req, res),
+      (err: unknown) => {
+        log.error('web config check failed', { err });
+        refuse(res, 500);
+      },
+    );
+  };
+
+  function authorized(config: WebConfig, req: IncomingMessage, res: ServerResponse): void {
     for (const [name, value] of config.headers) res.setHeader(name, value);
     if (config.users.size === 0) {
       handler(req, res);
@@ -421,7 +442,7 @@ function guarded(
         refuse(res, 500);
       },
     );
-  };
+  }
 }
 
 /**
@@ -431,7 +452,7 @@ function guarded(
 export async function listen(opts: ListenOptions): Promise<ExporterServer> {
   const limits: ServerLimits = { ...DEFAULT_LIMITS, ...opts.limits };
   const { log } = opts;
-  const source = opts.webConfigFile ? new WebConfigSource(opts.webConfigFile, log) : undefined;
+  const source = opts.webConfigFile ? await WebConfigSource.open(opts.webConfigFile, log) : undefined;
   const auth = new BasicAuth({ maxPending: limits.maxPendingAuth });
   const handler = guarded(opts.handler, source, auth, limits, log);
   const common = {
@@ -442,7 +463,7 @@ export async function listen(opts: ListenOptions): Promise<ExporterServer> {
     // how often the header and request deadlines are enforced (Node's default: every 30 s)
     connectionsCheckingInterval: 1000,
   };
-  const initial = source?.get();
+  const initial = source?.current;
   let server: ExporterServer;
   if (initial?.config.tls && initial.secure) {
     server = createTlsServer(initial, source as WebConfigSource, handler, common, limits, log);
@@ -490,17 +511,25 @@ function createTlsServer(
       requestCert: tls.clientAuth !== 'NoClientCert',
       rejectUnauthorized: tls.clientAuth === 'RequireAndVerifyClientCert',
       handshakeTimeout: limits.handshakeTimeoutMs,
+      pauseOnConnect: true,
     },
     handler,
   );
   let applied = initial;
-  // runs before the TLS layer wraps the socket, so this very handshake uses fresh certificates
-  server.prependListener('connection', () => {
-    const current = source.get();
-    if (current !== applied && current.secure) {
-      server.setSecureContext(current.secure);
-      applied = current;
-    }
+  // The TLS layer binds a connection to the secure context of the moment it wraps it, in its
+  // 'connection' listener. Connections arrive paused (pauseOnConnect: the client's hello waits in
+  // the kernel) and are handed to it once the files were checked and, if they changed, re-read
+  // without blocking the event loop: this very handshake uses fresh certificates.
+  const wrapTls = server.listeners('connection') as ((socket: Socket) => void)[];
+  server.removeAllListeners('connection');
+  server.on('connection', (socket: Socket) => {
+    void source.refresh().then((current) => {
+      if (current !== applied && current.secure) {
+        server.setSecureContext(current.secure);
+        applied = current;
+      }
+      if (!socket.destroyed) for (const wrap of wrapTls) wrap.call(server, socket);
+    });
   });
   // runs before the HTTP layer sees the connection: a refused client never gets to send a request
   server.prependListener('secureConnection', (socket: TLSSocket) => {
