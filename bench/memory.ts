@@ -106,7 +106,10 @@ interface Status {
 }
 
 function status(pid: number): Status {
-  const text = readFileSync(`/proc/${pid}/status`, 'latin1');
+  return parseStatus(readFileSync(`/proc/${pid}/status`, 'latin1'));
+}
+
+function parseStatus(text: string): Status {
   const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN) * 1024;
   return { hwm: kb('VmHWM'), rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') };
 }
@@ -207,8 +210,7 @@ function importedStatus(node: string, variant: Variant, imports: readonly string
     encoding: 'latin1',
     env: { ...process.env, ...variant.env, IMPORTS: JSON.stringify(imports) },
   });
-  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN) * 1024;
-  return { hwm: kb('VmHWM'), rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') };
+  return parseStatus(text);
 }
 
 interface ModuleCost {
