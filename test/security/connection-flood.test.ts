@@ -45,7 +45,8 @@ async function underAttack(args: string[], url: (port: number) => string, mode: 
     const attack = await startFlood({ port: ex.port, sources, mode });
     try {
       await new Promise((r) => setTimeout(r, 1000));
-      const [health, quiet] = (await probeAlternating([url(ex.port), url(control.port)], 200, 30, opts)) as [ProbeResult, ProbeResult];
+      // 350 rounds of at least 30 ms: past the 10 s header and handshake timeouts, whose mass closes are part of the attack
+      const [health, quiet] = (await probeAlternating([url(ex.port), url(control.port)], 350, 30, opts)) as [ProbeResult, ProbeResult];
       return { health, quiet, stillOpen: await attack.open() };
     } finally {
       attack.stop();
