@@ -198,6 +198,10 @@ test('a real runtime: pods fold into conmon, containers get namespace/pod/contai
   const defaults = await startExporter(['--config.path', path.join(repoRoot, 'config/default.yaml'), '--collect.min-interval=0']);
   exporters.push(defaults);
 
+  // each exporter's start-up cycle must be over before the window opens: a scrape that arrives
+  // while a cycle runs gets that cycle's answer, whose readings may predate the freeze
+  await Promise.all([containersExample.scrape(), defaults.scrape()]);
+
   // CPU window: the spinning container is frozen (podman pause: the cgroup freezer) while the
   // exporters scrape, so its cpu.stat cannot move between our read and theirs
   const pause = (verb: 'pause' | 'unpause') => run('podman', [verb, `${tag}-app`]);
