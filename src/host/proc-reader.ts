@@ -76,17 +76,7 @@ export class ProcReader implements FileReader {
       throw new ProcReadError(path, errnoOf(err), { cause: err });
     }
     try {
-      let len = 0;
-      for (;;) {
-        if (len === this.buf.length) this.grow();
-        const want = this.buf.length - len;
-        const n = readSync(fd, this.buf, len, want, null);
-        len += n;
-        if (n === 0 || (shortReadIsEof && n < want)) return len;
-      }
-    } catch (err) {
-      if (isProcessGone(err)) return GONE;
-      throw new ProcReadError(path, errnoOf(err), { cause: err });
+      return this.fill(fd, path, { atOffsets: false, shortReadIsEof });
     } finally {
       closeSync(fd);
     }
@@ -146,14 +136,22 @@ export class ProcReader implements FileReader {
 
   /** A single-record file from offset 0 of an open fd; GONE when its process exited. */
   private readFd(fd: number, path: string): number {
+    return this.fill(fd, path, { atOffsets: true, shortReadIsEof: true });
+  }
+
+  /**
+   * Reads `fd` from its start into the buffer: by pread at each offset (a held fd) or from the
+   * file position (just opened); ends at EOF or, for a single-record file, at a short read.
+   */
+  private fill(fd: number, path: string, how: { atOffsets: boolean; shortReadIsEof: boolean }): number {
     try {
       let len = 0;
       for (;;) {
         if (len === this.buf.length) this.grow();
         const want = this.buf.length - len;
-        const n = readSync(fd, this.buf, len, want, len);
+        const n = readSync(fd, this.buf, len, want, how.atOffsets ? len : null);
         len += n;
-        if (n < want) return len;
+        if (n === 0 || (how.shortReadIsEof && n < want)) return len;
       }
     } catch (err) {
       if (isProcessGone(err)) return GONE;
