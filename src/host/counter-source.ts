@@ -29,6 +29,12 @@ export const COUNTERS = {
    * Only a binary source fills it; without it the tracker uses the ticks of `stat`, read anyway.
    */
   cpu: 8,
+  /**
+   * A process's context switches summed over all its threads, live and exited (taskstats: a TGID
+   * query's nvcsw, nivcsw), in the ctxSwitches fields. `status` holds the leader's alone, so only a
+   * binary source fills it; with it a process needs no thread read for its count.
+   */
+  wholeProcessCtxSwitches: 16,
 } as const;
 /** the kinds the procfs text source fills (cpu is not among them: `stat` carries it) */
 export const ALL_COUNTERS = COUNTERS.ctxSwitches | COUNTERS.io | COUNTERS.swap;

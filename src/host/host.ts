@@ -257,6 +257,11 @@ export class Host {
    * Lets the counter source ask for all of this cycle's tasks at once (taskstats batches them);
    * call before the readCounters() of those tasks. A failure is counted and the reads fall back.
    */
+  /** whether the counter source fills every kind of `kinds` (a COUNTERS mask) */
+  sourceCovers(kinds: number): boolean {
+    return this.counterSource !== undefined && (this.counterSource.covers & kinds) === kinds;
+  }
+
   /** whether the counter source batches (prefetchCounters does something) */
   get prefetches(): boolean {
     return this.counterSource?.prefetch !== undefined;

@@ -28,9 +28,12 @@ export class ProcfsCounterSource implements CounterSource {
         const n = this.readFile(task, task.statusPath);
         if (n !== GONE) {
           const status = parsePidStatus(this.reader.bytes, n);
-          into.voluntaryCtxSwitches = status.voluntaryCtxSwitches;
-          into.nonvoluntaryCtxSwitches = status.nonvoluntaryCtxSwitches;
-          into.swappedBytes = status.vmSwapBytes;
+          // only the kinds asked: another source may have filled the others
+          if (want & COUNTERS.ctxSwitches) {
+            into.voluntaryCtxSwitches = status.voluntaryCtxSwitches;
+            into.nonvoluntaryCtxSwitches = status.nonvoluntaryCtxSwitches;
+          }
+          if (want & COUNTERS.swap) into.swappedBytes = status.vmSwapBytes;
           filled |= want & STATUS_KINDS;
         }
       } catch (err) {

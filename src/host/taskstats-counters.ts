@@ -30,10 +30,11 @@ import { COUNTERS, type CounterSource, type TaskCounters, type TaskRef } from '.
 /** What a PID query fills for a thread. */
 const THREAD_KINDS = COUNTERS.ctxSwitches | COUNTERS.io | COUNTERS.cpu;
 /**
- * For a process only the CPU: its `status` is read anyway (VmSwap has no binary source) and holds
- * the context switches; its `io` sums exited threads, which no reply does.
+ * For a process the CPU and, when asked, the context switches of all its threads (the TGID reply
+ * sums live and exited ones): its `status` is read anyway (VmSwap has no binary source) and its
+ * `io` sums exited threads, which no reply does.
  */
-const PROCESS_KINDS = COUNTERS.cpu;
+const PROCESS_KINDS = COUNTERS.cpu | COUNTERS.wholeProcessCtxSwitches;
 
 /** Column indices of one answer. */
 const VCSW = 0;
@@ -125,7 +126,7 @@ class Answers implements TaskstatsHandler {
   add(task: TaskRef, want: number): void {
     if (task.isThread) {
       if (want & THREAD_KINDS) this.addQuery(Target.THREAD, task.tid);
-    } else if (want & COUNTERS.cpu) {
+    } else if (want & PROCESS_KINDS) {
       this.addQuery(Target.PROCESS, task.pid);
     }
   }
@@ -188,7 +189,7 @@ class Answers implements TaskstatsHandler {
 
 export class TaskstatsCounterSource implements CounterSource {
   readonly name = 'taskstats';
-  readonly covers = THREAD_KINDS;
+  readonly covers = THREAD_KINDS | COUNTERS.wholeProcessCtxSwitches;
   /** this cycle's prefetched answers */
   private readonly batch = new Answers();
   /** answers for a task prefetch did not cover, asked alone */
@@ -259,10 +260,11 @@ export class TaskstatsCounterSource implements CounterSource {
     const v = this.answers.values;
     const o = row * COLUMNS;
     let filled = 0;
-    if (want & COUNTERS.ctxSwitches) {
+    // a thread's own, or (asked as wholeProcessCtxSwitches) the sum over a process's threads
+    if (want & (COUNTERS.ctxSwitches | COUNTERS.wholeProcessCtxSwitches)) {
       into.voluntaryCtxSwitches = v[o + VCSW] as number;
       into.nonvoluntaryCtxSwitches = v[o + NIVCSW] as number;
-      filled |= COUNTERS.ctxSwitches;
+      filled |= COUNTERS.ctxSwitches | (want & COUNTERS.wholeProcessCtxSwitches);
     }
     if (want & COUNTERS.io) {
       into.readBytes = v[o + READ_BYTES] as number;

@@ -81,6 +81,10 @@ interface ProcState extends ChildSample, ThreadOwner<ThreadFiles, ProcessFiles> 
   writeBytes: number;
   vol: number;
   nonvol: number;
+  /** the source's sum over all threads (COUNTERS.wholeProcessCtxSwitches), and the cycle it was last read in */
+  wholeVol: number;
+  wholeNonvol: number;
+  wholeCtxRead: number;
   /** CPU to the microsecond from the counter source (COUNTERS.cpu), and the cycle it was last read in */
   userUs: number;
   systemUs: number;
@@ -426,6 +430,9 @@ export class Tracker {
       writeBytes: 0,
       vol: 0,
       nonvol: 0,
+      wholeVol: 0,
+      wholeNonvol: 0,
+      wholeCtxRead: 0,
       children: newChildAccount(),
       threadCarryUser: 0,
       threadCarrySystem: 0,
@@ -488,7 +495,8 @@ export class Tracker {
     const phase = phaseIn(st, cycle, this.firstCycleTicks);
 
     const c = st.own.counters;
-    const read = host.readCounters(files, PROCESS_COUNTERS, c);
+    const whole = this.wholeCtxSwitches(st);
+    const read = host.readCounters(files, PROCESS_COUNTERS | (whole ? COUNTERS.wholeProcessCtxSwitches : 0), c);
     st.own.read = read;
     if (read & COUNTERS.swap) u.swappedBytes = c.swappedBytes;
     if (read & COUNTERS.cpu) {
@@ -531,10 +539,18 @@ export class Tracker {
     member.cgroupPath = st.attrs.knownCgroupPath();
     member.container = st.attrs.knownContainer();
     st.comm = stat.comm;
+    if (whole) {
+      creditWholeCtxSwitches(st, cycle, phase, read);
+      if (st.threads.length !== 0) st.threads = [];
+      if (u.threads.length !== 0) u.threads.length = 0;
+      return;
+    }
     // status counts the leader's context switches only: a process's are the sum over its threads
     // (task/<tid>/status when it has more than one), whatever -threads says, as process-exporter
-    // does; a thread that exits keeps what it had
-    readThreads(st, this.threadSource, cycle, phase, this.counters, { details: this.opts.threadDetails, wchan: this.opts.wchan === true });
+    // does; a thread that exits keeps what it had. Threads left unread last cycle (the source's
+    // sum served) count from here on.
+    const threadPhase = phase === KNOWN && st.wholeCtxRead === cycle - 1 ? BASELINE : phase;
+    readThreads(st, this.threadSource, cycle, threadPhase, this.counters, { details: this.opts.threadDetails, wchan: this.opts.wchan === true });
     d.voluntaryCtxSwitches = st.threadVol;
     d.nonvoluntaryCtxSwitches = st.threadNonvol;
     // credited so far: the base an exit record's final count is taken against
@@ -561,6 +577,15 @@ export class Tracker {
       if (st.stat.numThreads > 1) for (const t of st.threads) tasks.push(t.ref);
     }
     this.host.prefetchCounters(tasks, PROCESS_COUNTERS | COUNTERS.ctxSwitches | (this.opts.threadDetails ? COUNTERS.io : 0));
+  }
+
+  /**
+   * Whether the process's context switches come from the source's sum over its threads (taskstats:
+   * one TGID query, exited threads included) instead of reading each thread: when no thread family
+   * and no thread wchan needs the threads.
+   */
+  private wholeCtxSwitches(st: ProcState): boolean {
+    return !this.threadsFor(st) && this.opts.wchan !== true && this.host.sourceCovers(COUNTERS.wholeProcessCtxSwitches);
   }
 
   private threadsFor(st: ProcState): boolean {
@@ -658,6 +683,30 @@ function trackedView(st: ProcState, cycle: number): TrackedView {
       nonvoluntaryCtxSwitches: file(st.nonvol),
     },
   };
+}
+
+/**
+ * Context switches from the source's sum over all threads, live and exited, under the delta rule.
+ * A known process whose sum was not read last cycle (threads were read then, or the query failed)
+ * takes this one as its base and is credited nothing this cycle; a failed query credits nothing.
+ */
+function creditWholeCtxSwitches(st: ProcState, cycle: number, phase: Phase, read: number): void {
+  const d = st.update.delta;
+  d.voluntaryCtxSwitches = 0;
+  d.nonvoluntaryCtxSwitches = 0;
+  if (read & COUNTERS.wholeProcessCtxSwitches) {
+    const c = st.own.counters;
+    if (phase !== KNOWN || st.wholeCtxRead === cycle - 1) {
+      d.voluntaryCtxSwitches = increment(phase, c.voluntaryCtxSwitches, st.wholeVol);
+      d.nonvoluntaryCtxSwitches = increment(phase, c.nonvoluntaryCtxSwitches, st.wholeNonvol);
+    }
+    st.wholeVol = c.voluntaryCtxSwitches;
+    st.wholeNonvol = c.nonvoluntaryCtxSwitches;
+    st.wholeCtxRead = cycle;
+  }
+  // credited so far: the base an exit record's final count is taken against
+  st.vol = phase === KNOWN ? st.vol + d.voluntaryCtxSwitches : st.wholeVol;
+  st.nonvol = phase === KNOWN ? st.nonvol + d.nonvoluntaryCtxSwitches : st.wholeNonvol;
 }
 
 /** Its record's final counters become its last seen values (what its parent's cutime holds of it). */
