@@ -25,10 +25,12 @@
  *   the 18 000 processes started in the window;
  * - RSS itself: at most RSS_GROWTH_LIMIT, the two above plus V8's heap sizing;
  * - fds: never more than FD_SPREAD_LIMIT above the value at the start of the window (listening
- *   socket, one scrape connection, stdio and Node's own).
+ *   socket, one scrape connection, stdio and Node's own), not counting the /proc files held open
+ *   between cycles (-procfs.held-files): those follow the number of live processes, which churns;
+ *   every one of them must belong to a live process.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -53,7 +55,23 @@ function rssBytes(pid: number): number {
   const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(m?.[1]) * 1024;
 }
-const fdCount = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
+/** the exporter's fds apart from held /proc files, and the held files whose process is gone */
+const fdCount = (pid: number): { fds: number; staleHeld: number } => {
+  let other = 0;
+  let stale = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue; // closed meanwhile
+    }
+    const held = /^\/proc\/(\d+)\//.exec(target);
+    if (!held) other++;
+    else if (!existsSync(`/proc/${held[1]}`)) stale++;
+  }
+  return { fds: other, staleHeld: stale };
+};
 const pidCount = () => readdirSync('/proc').filter((d) => /^\d+$/.test(d)).length;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const mib = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
@@ -79,7 +97,7 @@ test('soak: 200 process starts/s for 140 s, scraped every second', { timeout: 24
   /** as root nothing is denied, and a process exiting while read is not an error */
   const readErrors: string[] = [];
   const highest = new Map<string, { value: number; scrape: number }>();
-  const samples: { at: number; rss: number; fds: number; heap: number; heapTotal: number }[] = [];
+  const samples: { at: number; rss: number; fds: number; staleHeld: number; heap: number; heapTotal: number }[] = [];
   let scrapes = 0;
   let lastCounters = { churnCpu: 0, cycles: 0 };
   try {
@@ -110,7 +128,7 @@ test('soak: 200 process starts/s for 140 s, scraped every second', { timeout: 24
       };
       const heap = find(e, 'nodejs_heap_size_used_bytes')[0]?.value ?? 0;
       const heapTotal = find(e, 'nodejs_heap_size_total_bytes')[0]?.value ?? 0;
-      if (tick - t0 >= WARMUP_S * 1000) samples.push({ at: tick - t0, rss: rssBytes(ex.pid), fds: fdCount(ex.pid), heap, heapTotal });
+      if (tick - t0 >= WARMUP_S * 1000) samples.push({ at: tick - t0, rss: rssBytes(ex.pid), ...fdCount(ex.pid), heap, heapTotal });
       await new Promise((res) => setTimeout(res, Math.max(0, SCRAPE_EVERY_MS - (Date.now() - tick))));
     }
     const started = await churn.started();
@@ -137,7 +155,7 @@ test('soak: 200 process starts/s for 140 s, scraped every second', { timeout: 24
       `${scrapes} scrapes checked by promtool; ${started} processes started (${(started / (WARMUP_S + MEASURE_S)).toFixed(0)}/s); ` +
         `exporter RSS ${mib(rssStart)} -> ${mib(rssEnd)} (min ${mib(Math.min(...samples.map((s) => s.rss)))}, max ${mib(Math.max(...samples.map((s) => s.rss)))}); ` +
         `RSS minus V8 heap ${mib(nativeStart)} -> ${mib(nativeEnd)}; live heap ${mib(heapStart)} -> ${mib(heapEnd)}; ` +
-        `fds ${fdStart} -> ${samples.at(-1)?.fds} (max ${fdMax}); tracked+ignored ${settled.kept} vs ${settled.live} pids; ` +
+        `fds ${fdStart} -> ${samples.at(-1)?.fds} (max ${fdMax}; held /proc files of gone processes at most ${Math.max(...samples.map((s) => s.staleHeld))}); tracked+ignored ${settled.kept} vs ${settled.live} pids; ` +
         `cycles ${lastCounters.cycles}; churn group CPU ${lastCounters.churnCpu.toFixed(2)} s`,
     );
     t.diagnostic(`RSS/heap committed/heap used every 10 s: ${samples.filter((_s, i) => i % 10 === 0).map((s) => `${mib(s.rss)}/${mib(s.heapTotal)}/${mib(s.heap)}`).join(' ')}`);
@@ -152,6 +170,9 @@ test('soak: 200 process starts/s for 140 s, scraped every second', { timeout: 24
     assert.ok(rssEnd - rssStart <= RSS_GROWTH_LIMIT, `RSS grew ${mib(rssEnd - rssStart)} (limit ${mib(RSS_GROWTH_LIMIT)})`);
     assert.ok(heapEnd - heapStart <= HEAP_GROWTH_LIMIT, `live heap grew ${mib(heapEnd - heapStart)} (limit ${mib(HEAP_GROWTH_LIMIT)})`);
     assert.ok(fdMax - fdStart <= FD_SPREAD_LIMIT, `fd count rose from ${fdStart} to ${fdMax}`);
+    // a held file is released the cycle after its process is gone (scrapes are 1 s apart): at most
+    // two seconds of exits, three files (stat, status, io) each; a leak would pile up to thousands
+    assert.ok(Math.max(...samples.map((s) => s.staleHeld)) <= RATE * 2 * 3, `held /proc files of gone processes: ${samples.map((s) => s.staleHeld).join(' ')}`);
     assert.doesNotMatch(ex.log(), /level=error/, ex.log());
   } finally {
     churn.stop();
