@@ -68,13 +68,8 @@ export class ProcReader implements FileReader {
   }
 
   private read(path: string, shortReadIsEof: boolean): number {
-    let fd: number;
-    try {
-      fd = openSync(path, 'r');
-    } catch (err) {
-      if (isProcessGone(err)) return GONE;
-      throw new ProcReadError(path, errnoOf(err), { cause: err });
-    }
+    const fd = this.open(path);
+    if (fd === GONE) return GONE;
     try {
       return this.fill(fd, path, { atOffsets: false, shortReadIsEof });
     } finally {
@@ -101,13 +96,8 @@ export class ProcReader implements FileReader {
       closeSync(held.fd);
     }
     if (this.held.size >= this.heldLimit) return this.read(path, true);
-    let fd: number;
-    try {
-      fd = openSync(path, 'r');
-    } catch (err) {
-      if (isProcessGone(err)) return GONE;
-      throw new ProcReadError(path, errnoOf(err), { cause: err });
-    }
+    const fd = this.open(path);
+    if (fd === GONE) return GONE;
     const n = this.readFd(fd, path);
     if (n > 0) this.held.set(path, { fd, used: this.cycle });
     else closeSync(fd);
@@ -132,6 +122,16 @@ export class ProcReader implements FileReader {
   close(): void {
     for (const held of this.held.values()) closeSync(held.fd);
     this.held.clear();
+  }
+
+  /** An fd of `path`, or GONE when its process exited. */
+  private open(path: string): number {
+    try {
+      return openSync(path, 'r');
+    } catch (err) {
+      if (isProcessGone(err)) return GONE;
+      throw new ProcReadError(path, errnoOf(err), { cause: err });
+    }
   }
 
   /** A single-record file from offset 0 of an open fd; GONE when its process exited. */
