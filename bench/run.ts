@@ -247,8 +247,12 @@ function oursArgs(ctx: Context, port: number, threads: boolean, extra: readonly 
   return [...OURS_NODE_FLAGS, OURS_MAIN, 'serve', '-config.path', ctx.config, '-web.listen-address', `127.0.0.1:${port}`, '-collect.min-interval', '0s', `-threads=${threads}`, ...extra];
 }
 
-/** process-exporter's output with threads on: thread io and context switches, thread names unchanged and uncapped */
-const PARITY_ARGS = ['-threads.details=true', '-threads.normalize-names=false', '-threads.max-names=0'];
+/**
+ * process-exporter's output as it runs by default (-gather-smaps=true): -compat=process-exporter
+ * adds to thread io and context switches, unchanged and uncapped thread names, the proportional
+ * memory from smaps_rollup, wchan and the per-thread states, so both read what they export
+ */
+const PARITY_ARGS = ['-compat=process-exporter'];
 
 async function startOurs(ctx: Context, threads: boolean, name: string, extra: readonly string[] = ['-source=procfs']): Promise<Exporter> {
   const port = await freePort();
